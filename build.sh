@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The project's two everyday commands:
+#   ./build.sh run    run the gateway with embedded defaults (in-memory state, dry-run Wootric)
+#   ./build.sh test   build and run every test (needs node with tests/clients installed by npm ci)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+case "${1:-}" in
+  run)
+    shift
+    exec dotnet run --project src/WootricGateway -c Release -- "$@"
+    ;;
+  test)
+    shift
+    if [ ! -d tests/clients/node_modules ]; then
+      (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+    dotnet build WootricGateway.sln -c Release
+    log=$(mktemp)
+    status=0
+    dotnet test WootricGateway.sln -c Release --no-build --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
+    # One plain summary line for CI readers, from dotnet test's own totals.
+    summary=$(grep -E "^(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+" "$log" | tail -n 1 || true)
+    if [ -n "$summary" ]; then
+      failed=$(sed -E 's/.*Failed: +([0-9]+).*/\1/' <<<"$summary")
+      passed=$(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$summary")
+      skipped=$(sed -E 's/.*Skipped: +([0-9]+).*/\1/' <<<"$summary")
+      echo "$passed passed, $failed failed, $skipped skipped"
+    fi
+    rm -f "$log"
+    exit "$status"
+    ;;
+  *)
+    echo "usage: ./build.sh run|test [extra arguments for dotnet]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,33 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace WootricGateway.Delivery;
+
+/// <summary>How user syncs are run and retried, bound to the <c>Delivery</c> configuration section.</summary>
+public sealed class DeliveryOptions
+{
+    public const string SectionName = "Delivery";
+
+    /// <summary>Users synced at the same time by this instance. Default: 4.</summary>
+    [Range(1, 256)]
+    public int Concurrency { get; set; } = 4;
+
+    /// <summary>Failed attempts (5xx, timeouts, network errors) before a user's sync is dead-lettered. Default: 12.</summary>
+    [Range(1, 1000)]
+    public int MaxAttempts { get; set; } = 12;
+
+    /// <summary>The first retry delay; each further attempt doubles it, with jitter. Default: 2 seconds.</summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The longest retry delay. Default: 5 minutes.</summary>
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long one worker holds a user while resolving and writing it. Default: 2 minutes.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long a page visit waits for its user to exist in Wootric before it is dropped. Default: 7 days.</summary>
+    public TimeSpan PendingPageViewTtl { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Page visits kept per user while waiting (PageViews mode); older ones are dropped first. Default: 100.</summary>
+    [Range(1, 10_000)]
+    public int MaxPendingPageViews { get; set; } = 100;
+}

@@ -1,0 +1,102 @@
+using Microsoft.Extensions.Options;
+using WootricGateway.State;
+using WootricGateway.State.InMemory;
+using WootricGateway.Tap;
+using WootricGateway.Wootric;
+
+namespace WootricGateway.Delivery;
+
+/// <summary>Registers the Wootric sync: accounts, the API client, state, the work queue and the workers.</summary>
+internal static class DeliveryServiceCollectionExtensions
+{
+    public static IServiceCollection AddWootricSync(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<WootricOptions>()
+            .Bind(configuration.GetSection(WootricOptions.SectionName))
+            .ValidateDataAnnotations()
+            .Validate(ValidateUrls, "Wootric:ApiBaseUrl and Wootric:AuthBaseUrl (and those of every account) must be absolute http or https URLs.")
+            .ValidateOnStart();
+        services.AddOptions<DeliveryOptions>()
+            .Bind(configuration.GetSection(DeliveryOptions.SectionName))
+            .ValidateDataAnnotations()
+            .Validate(options => options.RetryBaseDelay > TimeSpan.Zero && options.RetryMaxDelay >= options.RetryBaseDelay && options.LeaseDuration > TimeSpan.Zero,
+                "Delivery:RetryBaseDelay and Delivery:LeaseDuration must be positive and Delivery:RetryMaxDelay at least RetryBaseDelay.")
+            .ValidateOnStart();
+
+        services.AddHttpClient(WootricHttpApi.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
+            {
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                ConnectTimeout = TimeSpan.FromSeconds(10),
+                AllowAutoRedirect = false,
+                UseCookies = false,
+            });
+
+        services.AddSingleton<WootricAccountRegistry>();
+        services.AddSingleton<AccountRateLimiter>();
+        services.AddSingleton<WootricTokenCache>();
+        services.AddSingleton<WootricHttpApi>();
+        services.AddSingleton<DryRunWootricApi>();
+
+        services.AddSingleton<IUserStateStore, InMemoryUserStateStore>();
+        services.AddSingleton<IIdCache, InMemoryIdCache>();
+        services.AddSingleton<ILeaseManager, InMemoryLeaseManager>();
+        services.AddSingleton<IWorkQueue, InMemoryWorkQueue>();
+        services.AddSingleton<IDeadLetterStore, InMemoryDeadLetterStore>();
+        services.AddSingleton<IMessageDeduplicator, InMemoryMessageDeduplicator>();
+
+        services.AddSingleton<UserSynchronizer>();
+        services.AddSingleton<ITapEventSink, UserSyncSink>();
+        services.AddHostedService<DeliveryWorker>();
+        services.AddHostedService<DeliveryStartupReport>();
+        return services;
+    }
+
+    private static bool ValidateUrls(WootricOptions options) =>
+        options.Accounts.Values.Prepend(options).All(account => IsHttpUrl(account.ApiBaseUrl) && IsHttpUrl(account.AuthBaseUrl));
+
+    private static bool IsHttpUrl(string? url) =>
+        string.IsNullOrWhiteSpace(url)
+        || (Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps));
+}
+
+/// <summary>Logs, once at start, where state lives and which accounts run dry.</summary>
+internal sealed partial class DeliveryStartupReport(
+    WootricAccountRegistry accounts,
+    IUserStateStore stateStore,
+    IOptions<WootricOptions> options,
+    ILogger<DeliveryStartupReport> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (stateStore is InMemoryUserStateStore)
+        {
+            LogInMemory(logger);
+        }
+
+        foreach (var account in accounts.Accounts)
+        {
+            if (account.IsDryRun)
+            {
+                LogDryRun(logger, account.Name);
+            }
+            else
+            {
+                LogAccount(logger, account.Name, account.ApiBaseUrl, options.Value.PageVisits);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "User state, the id cache and the work queue are kept in memory: they are not durable and not shared between instances. Set Redis__Configuration for production.")]
+    private static partial void LogInMemory(ILogger logger);
+
+    [LoggerMessage(EventId = 2202, Level = LogLevel.Warning, Message = "Wootric account {Account} has no ClientId/ClientSecret: dry run, calls are logged and not sent")]
+    private static partial void LogDryRun(ILogger logger, string account);
+
+    [LoggerMessage(EventId = 2203, Level = LogLevel.Information, Message = "Wootric account {Account} syncs to {ApiBaseUrl} (page visits: {PageVisits})")]
+    private static partial void LogAccount(ILogger logger, string account, Uri apiBaseUrl, PageVisitMode pageVisits);
+}

@@ -1,0 +1,133 @@
+using Microsoft.Extensions.Options;
+using WootricGateway.Metrics;
+using WootricGateway.State;
+
+namespace WootricGateway.Delivery;
+
+/// <summary>
+/// Runs user syncs from the <see cref="IWorkQueue"/> on several loops, and turns each
+/// <see cref="SyncResult"/> into completion, a delayed retry with backoff, or a dead letter.
+/// </summary>
+internal sealed partial class DeliveryWorker(
+    IWorkQueue queue,
+    UserSynchronizer synchronizer,
+    IDeadLetterStore deadLetters,
+    IOptions<DeliveryOptions> options,
+    GatewayMetrics metrics,
+    TimeProvider timeProvider,
+    ILogger<DeliveryWorker> logger) : BackgroundService
+{
+    private readonly DeliveryOptions _options = options.Value;
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        LogStarted(logger, _options.Concurrency);
+        var loops = Enumerable.Range(0, _options.Concurrency).Select(_ => RunLoopAsync(stoppingToken));
+        return Task.WhenAll(loops);
+    }
+
+    private async Task RunLoopAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            WorkItem item;
+            try
+            {
+                item = await queue.DequeueAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+
+            try
+            {
+                await RunOneAsync(item, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                // Shutdown mid-sync: the item stays pending (Redis) or is lost with the process (in memory).
+                return;
+            }
+            catch (Exception exception)
+            {
+                // A defect or a store outage: keep the user and try again later rather than stop the loop.
+                LogSyncCrashed(logger, item.User, exception);
+                await RetryOrDeadLetterAsync(item, new SyncResult(SyncOutcome.Retry, "internal_error", 0, exception.GetType().Name), stoppingToken);
+            }
+        }
+    }
+
+    internal async Task RunOneAsync(WorkItem item, CancellationToken cancellationToken)
+    {
+        var result = await synchronizer.SyncAsync(item, cancellationToken);
+        switch (result.Outcome)
+        {
+            case SyncOutcome.Done:
+            case SyncOutcome.Parked:
+                await queue.CompleteAsync(item, cancellationToken);
+                break;
+            case SyncOutcome.DeadLetter:
+                await DeadLetterAsync(item, result, cancellationToken);
+                break;
+            default:
+                await RetryOrDeadLetterAsync(item, result, cancellationToken);
+                break;
+        }
+    }
+
+    private async Task RetryOrDeadLetterAsync(WorkItem item, SyncResult result, CancellationToken cancellationToken)
+    {
+        if (result.CountsAsAttempt && item.Attempt + 1 >= _options.MaxAttempts)
+        {
+            await DeadLetterAsync(item, result with { Reason = "retries_exhausted", Message = $"{result.Reason}: {result.Message}" }, cancellationToken);
+            return;
+        }
+
+        var delay = result.RetryAfter ?? Backoff(item.Attempt);
+        metrics.Retries.WithLabels(result.Reason ?? "unknown").Inc();
+        if (result.CountsAsAttempt)
+        {
+            LogRetrying(logger, item.User, item.Attempt + 1, delay.TotalSeconds, result.Reason);
+        }
+
+        await queue.RetryAsync(item, delay, result.CountsAsAttempt, cancellationToken);
+    }
+
+    private async Task DeadLetterAsync(WorkItem item, SyncResult result, CancellationToken cancellationToken)
+    {
+        var reason = result.Reason ?? "unknown";
+        var letter = new DeadLetter(
+            Guid.NewGuid().ToString("N"),
+            item.User,
+            reason,
+            result.StatusCode,
+            result.Message,
+            item.Attempt + 1,
+            timeProvider.GetUtcNow());
+        await deadLetters.AddAsync(letter, cancellationToken);
+        await queue.CompleteAsync(item, cancellationToken);
+        metrics.DeadLetters.WithLabels(reason).Inc();
+        LogDeadLettered(logger, item.User, reason, result.StatusCode, result.Message);
+    }
+
+    /// <summary>Exponential backoff with jitter: base × 2^attempt, capped, then a random 50–100 % of it.</summary>
+    private TimeSpan Backoff(int attempt)
+    {
+        var exponential = _options.RetryBaseDelay.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 30));
+        var capped = Math.Min(exponential, _options.RetryMaxDelay.TotalMilliseconds);
+        return TimeSpan.FromMilliseconds(capped * (0.5 + (Random.Shared.NextDouble() / 2)));
+    }
+
+    [LoggerMessage(EventId = 2101, Level = LogLevel.Information, Message = "Delivery started with {Concurrency} concurrent syncs")]
+    private static partial void LogStarted(ILogger logger, int concurrency);
+
+    [LoggerMessage(EventId = 2102, Level = LogLevel.Information, Message = "Sync of {User} failed (attempt {Attempt}); retrying in {DelaySeconds:F1} s ({Reason})")]
+    private static partial void LogRetrying(ILogger logger, UserRef user, int attempt, double delaySeconds, string? reason);
+
+    [LoggerMessage(EventId = 2103, Level = LogLevel.Error, Message = "Sync of {User} moved to dead letters: {Reason}, status {StatusCode}: {WootricMessage}")]
+    private static partial void LogDeadLettered(ILogger logger, UserRef user, string reason, int statusCode, string? wootricMessage);
+
+    [LoggerMessage(EventId = 2104, Level = LogLevel.Error, Message = "Sync of {User} failed unexpectedly; it will be retried")]
+    private static partial void LogSyncCrashed(ILogger logger, UserRef user, Exception exception);
+}

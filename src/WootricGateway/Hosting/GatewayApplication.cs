@@ -1,0 +1,62 @@
+using Microsoft.Extensions.Configuration.Memory;
+using Prometheus;
+using WootricGateway.Management;
+using WootricGateway.Metrics;
+using WootricGateway.Proxy;
+using WootricGateway.Tap;
+
+namespace WootricGateway.Hosting;
+
+/// <summary>Builds the gateway: configuration defaults, services, the two listeners and the pipelines.</summary>
+public static class GatewayApplication
+{
+    /// <summary>Defaults for keys that have one, below every other configuration source.</summary>
+    internal static readonly IReadOnlyDictionary<string, string?> ConfigurationDefaults = new Dictionary<string, string?>
+    {
+        ["Kestrel:Endpoints:Proxy:Url"] = "http://0.0.0.0:8080",
+        ["Kestrel:Endpoints:Management:Url"] = "http://0.0.0.0:8081",
+        ["Upstream:Address"] = "https://api.segment.io",
+        ["Logging:LogLevel:Default"] = "Information",
+        ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+        ["Logging:LogLevel:Yarp"] = "Warning",
+
+        // The gateway issues no cookies or antiforgery tokens, so the key-ring warning is noise.
+        ["Logging:LogLevel:Microsoft.AspNetCore.DataProtection"] = "Error",
+    };
+
+    /// <summary>Creates the gateway application; call <c>RunAsync</c> or <c>StartAsync</c> on the result.</summary>
+    public static WebApplication Build(string[] args, GatewayBuildOptions? options = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = ConfigurationDefaults });
+        if (options?.Configuration is { } overrides)
+        {
+            builder.Configuration.AddInMemoryCollection(overrides);
+        }
+
+        builder.WebHost.ConfigureKestrel((context, kestrel) =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Configure(context.Configuration.GetSection("Kestrel"), reloadOnChange: false)
+                .Endpoint("Management", endpoint => endpoint.ListenOptions.Use(next => connection =>
+                {
+                    connection.Features.Set(ManagementConnectionFeature.Instance);
+                    return next(connection);
+                }));
+        });
+
+        var registry = options?.MetricsRegistry ?? Prometheus.Metrics.DefaultRegistry;
+        builder.Services.AddGatewayServices(builder.Configuration, registry);
+        options?.ConfigureServices?.Invoke(builder.Services);
+
+        var app = builder.Build();
+        app.UseManagementListener();
+        app.UseRouting();
+        app.MapReverseProxy(pipeline =>
+        {
+            pipeline.UseMiddleware<ProxyMetricsMiddleware>();
+            pipeline.UseMiddleware<TapMiddleware>();
+        });
+        return app;
+    }
+}

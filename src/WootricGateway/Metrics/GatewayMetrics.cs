@@ -1,0 +1,131 @@
+using Prometheus;
+
+namespace WootricGateway.Metrics;
+
+/// <summary>
+/// Every metric the gateway exports. Names carry the <c>wootric_gateway_</c> prefix, base units and
+/// <c>_total</c> on counters; label values come from small closed sets, never from request data.
+/// </summary>
+public sealed class GatewayMetrics
+{
+    public GatewayMetrics(CollectorRegistry registry)
+    {
+        Registry = registry;
+        var factory = Prometheus.Metrics.WithCustomRegistry(registry);
+
+        ProxyRequests = factory.CreateCounter(
+            "wootric_gateway_proxy_requests_total",
+            "Requests forwarded to the upstream, by route class and response status class.",
+            "route", "status_class");
+        ProxyDuration = factory.CreateHistogram(
+            "wootric_gateway_proxy_request_duration_seconds",
+            "Time from receiving a proxied request to finishing its response, by route class.",
+            new HistogramConfiguration
+            {
+                LabelNames = ["route"],
+                Buckets = Histogram.ExponentialBuckets(0.0005, 2, 16),
+            });
+        ProxyErrors = factory.CreateCounter(
+            "wootric_gateway_proxy_errors_total",
+            "Proxied requests that YARP could not complete, by forwarder error.",
+            "error");
+
+        TapRequests = factory.CreateCounter(
+            "wootric_gateway_tap_requests_total",
+            "Proxied requests seen by the tap, by outcome (queued, parsed, or the reason they were not).",
+            "outcome");
+        TapEvents = factory.CreateCounter(
+            "wootric_gateway_tap_events_total",
+            "Events read from tapped bodies, by event type and outcome (parsed or skipped_<reason>).",
+            "type", "outcome");
+        TapCapturedBytes = factory.CreateCounter(
+            "wootric_gateway_tap_captured_bytes_total",
+            "Request body bytes copied by the tap (before decompression).");
+        TapQueueDepth = factory.CreateGauge(
+            "wootric_gateway_tap_queue_depth",
+            "Captured bodies waiting for the background parser.");
+
+        WootricRequests = factory.CreateCounter(
+            "wootric_gateway_wootric_requests_total",
+            "Requests sent to Wootric, by operation and response status class.",
+            "operation", "status_class");
+        WootricDuration = factory.CreateHistogram(
+            "wootric_gateway_wootric_request_duration_seconds",
+            "Duration of Wootric requests, by operation.",
+            new HistogramConfiguration
+            {
+                LabelNames = ["operation"],
+                Buckets = Histogram.ExponentialBuckets(0.005, 2, 14),
+            });
+        WootricCreates = factory.CreateCounter(
+            "wootric_gateway_wootric_creates_total",
+            "End users created in Wootric.");
+        WootricUpdates = factory.CreateCounter(
+            "wootric_gateway_wootric_updates_total",
+            "End-user updates sent to Wootric.");
+        UnchangedSkips = factory.CreateCounter(
+            "wootric_gateway_updates_skipped_unchanged_total",
+            "Syncs that sent nothing because Wootric already had the desired state.");
+        IdCacheLookups = factory.CreateCounter(
+            "wootric_gateway_id_cache_lookups_total",
+            "End-user id cache lookups, by result (hit or miss).",
+            "result");
+        Retries = factory.CreateCounter(
+            "wootric_gateway_delivery_retries_total",
+            "User syncs scheduled again after a retryable failure, by reason.",
+            "reason");
+        DeadLetters = factory.CreateCounter(
+            "wootric_gateway_dead_letters_total",
+            "User syncs moved to the dead-letter store, by reason.",
+            "reason");
+        SyncSkips = factory.CreateCounter(
+            "wootric_gateway_sync_skipped_total",
+            "User syncs that could not write yet, by reason (missing_email, unknown_user).",
+            "reason");
+        DeliveryBacklog = factory.CreateGauge(
+            "wootric_gateway_delivery_backlog",
+            "Users waiting to be synced to Wootric, including those waiting for a retry; 0 when idle.");
+        CreatedAtDropped = factory.CreateCounter(
+            "wootric_gateway_created_at_dropped_total",
+            "createdAt trait values that could not be parsed and were not sent.");
+        DryRunCalls = factory.CreateCounter(
+            "wootric_gateway_dry_run_calls_total",
+            "Wootric calls logged instead of sent because no credentials are configured, by operation.",
+            "operation");
+    }
+
+    public CollectorRegistry Registry { get; }
+
+    public Counter ProxyRequests { get; }
+    public Histogram ProxyDuration { get; }
+    public Counter ProxyErrors { get; }
+
+    public Counter TapRequests { get; }
+    public Counter TapEvents { get; }
+    public Counter TapCapturedBytes { get; }
+    public Gauge TapQueueDepth { get; }
+
+    public Counter WootricRequests { get; }
+    public Histogram WootricDuration { get; }
+    public Counter WootricCreates { get; }
+    public Counter WootricUpdates { get; }
+    public Counter UnchangedSkips { get; }
+    public Counter IdCacheLookups { get; }
+    public Counter Retries { get; }
+    public Counter DeadLetters { get; }
+    public Counter SyncSkips { get; }
+    public Gauge DeliveryBacklog { get; }
+    public Counter CreatedAtDropped { get; }
+    public Counter DryRunCalls { get; }
+
+    /// <summary>Returns "1xx" … "5xx" for an HTTP status code, or "none" when no response arrived.</summary>
+    public static string StatusClass(int statusCode) => statusCode switch
+    {
+        >= 100 and < 200 => "1xx",
+        >= 200 and < 300 => "2xx",
+        >= 300 and < 400 => "3xx",
+        >= 400 and < 500 => "4xx",
+        >= 500 and < 600 => "5xx",
+        _ => "none",
+    };
+}

@@ -1,0 +1,4 @@
+using WootricGateway.Hosting;
+
+var app = GatewayApplication.Build(args);
+await app.RunAsync();

@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Options;
+using WootricGateway.Hosting;
+using WootricGateway.Metrics;
+using WootricGateway.Segment;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace WootricGateway.Proxy;
+
+/// <summary>
+/// The first step of the proxy pipeline: counts and times every proxied request, and gives the
+/// gateway's own 502/504 answers a small JSON body so clients that parse every reply keep working.
+/// </summary>
+internal sealed partial class ProxyMetricsMiddleware(
+    RequestDelegate next,
+    IOptions<GatewayOptions> gatewayOptions,
+    GatewayMetrics metrics,
+    ILogger<ProxyMetricsMiddleware> logger)
+{
+    private readonly string? _pathPrefix = gatewayOptions.Value.NormalizedPathPrefix;
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            var route = SegmentRoutes.Classify(SegmentRoutes.RemovePrefix(context.Request.Path.Value, _pathPrefix)).Label;
+            var error = context.GetForwarderErrorFeature();
+            if (error is not null)
+            {
+                metrics.ProxyErrors.WithLabels(error.Error.ToString()).Inc();
+                await WriteErrorBodyAsync(context, error.Error);
+            }
+
+            metrics.ProxyRequests.WithLabels(route, GatewayMetrics.StatusClass(context.Response.StatusCode)).Inc();
+            metrics.ProxyDuration.WithLabels(route).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        }
+    }
+
+    private async Task WriteErrorBodyAsync(HttpContext context, ForwarderError error)
+    {
+        var status = context.Response.StatusCode;
+        if (context.Response.HasStarted || status is not (StatusCodes.Status502BadGateway or StatusCodes.Status503ServiceUnavailable or StatusCodes.Status504GatewayTimeout))
+        {
+            return;
+        }
+
+        LogUpstreamFailed(logger, error, status);
+        var body = status == StatusCodes.Status504GatewayTimeout
+            ? """{"error":"upstream_timeout","message":"The upstream did not answer in time."}"""
+            : """{"error":"upstream_unavailable","message":"The upstream could not be reached."}""";
+        context.Response.ContentType = "application/json";
+        try
+        {
+            await context.Response.WriteAsync(body, context.RequestAborted);
+        }
+        catch (OperationCanceledException)
+        {
+            // The client went away; nothing left to tell it.
+        }
+    }
+
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "Forwarding failed with {ForwarderError}; answered {StatusCode}")]
+    private static partial void LogUpstreamFailed(ILogger logger, ForwarderError forwarderError, int statusCode);
+}

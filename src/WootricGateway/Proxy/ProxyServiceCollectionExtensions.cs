@@ -1,0 +1,81 @@
+using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Forwarder;
+using WootricGateway.Hosting;
+
+namespace WootricGateway.Proxy;
+
+/// <summary>Registers YARP as a transparent proxy in front of the configured upstream.</summary>
+public static class ProxyServiceCollectionExtensions
+{
+    public const string RouteId = "segment";
+    public const string ClusterId = "upstream";
+
+    /// <summary>
+    /// Adds the reverse proxy. A <c>ReverseProxy</c> configuration section with routes replaces the
+    /// generated single route to <c>Upstream:Address</c>.
+    /// </summary>
+    public static IServiceCollection AddGatewayProxy(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<UpstreamOptions>()
+            .Bind(configuration.GetSection(UpstreamOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        // The values are read once here; ValidateOnStart reports invalid ones before the proxy runs.
+        var upstream = configuration.GetSection(UpstreamOptions.SectionName).Get<UpstreamOptions>() ?? new UpstreamOptions();
+        var gateway = configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
+
+        var proxy = services.AddReverseProxy();
+        var custom = configuration.GetSection("ReverseProxy");
+        if (custom.GetSection("Routes").GetChildren().Any())
+        {
+            proxy.LoadFromConfig(custom);
+        }
+        else
+        {
+            proxy.LoadFromMemory([BuildRoute(gateway)], [BuildCluster(upstream)]);
+        }
+
+        proxy.ConfigureHttpClient((_, handler) =>
+        {
+            handler.PooledConnectionLifetime = upstream.PooledConnectionLifetime > TimeSpan.Zero ? upstream.PooledConnectionLifetime : TimeSpan.FromMinutes(2);
+            handler.ConnectTimeout = upstream.ConnectTimeout > TimeSpan.Zero ? upstream.ConnectTimeout : TimeSpan.FromSeconds(10);
+
+            // Trace headers such as traceparent pass through as the client sent them.
+            handler.ActivityHeadersPropagator = null;
+        });
+
+        return services;
+    }
+
+    internal static RouteConfig BuildRoute(GatewayOptions gateway)
+    {
+        var transforms = new List<IReadOnlyDictionary<string, string>>
+        {
+            // Append to X-Forwarded-For/Proto/Host so an ingress chain in front is kept.
+            new Dictionary<string, string> { ["X-Forwarded"] = "Append", ["Prefix"] = "Off" },
+        };
+        if (gateway.NormalizedPathPrefix is { } prefix)
+        {
+            transforms.Add(new Dictionary<string, string> { ["PathRemovePrefix"] = prefix });
+        }
+
+        return new RouteConfig
+        {
+            RouteId = RouteId,
+            ClusterId = ClusterId,
+            Match = new RouteMatch { Path = "{**catch-all}" },
+            Transforms = transforms,
+        };
+    }
+
+    internal static ClusterConfig BuildCluster(UpstreamOptions upstream) => new()
+    {
+        ClusterId = ClusterId,
+        Destinations = new Dictionary<string, DestinationConfig>
+        {
+            ["upstream"] = new() { Address = upstream.Address },
+        },
+        HttpRequest = new ForwarderRequestConfig { ActivityTimeout = upstream.ActivityTimeout },
+    };
+}

@@ -1,0 +1,285 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+
+namespace WootricGateway.Segment;
+
+/// <summary>Why a whole body yielded no events.</summary>
+public enum BodyOutcome
+{
+    Parsed,
+    InvalidJson,
+    NotAnObject,
+    MissingBatch,
+    InvalidUtf8,
+}
+
+/// <summary>An event the parser read but did not emit, with the reason (a metric label).</summary>
+public readonly record struct SkippedEvent(SegmentEventType Type, string Reason);
+
+/// <summary>The result of parsing one body.</summary>
+public sealed record ParseResult(BodyOutcome Outcome, TappedBatch? Batch, IReadOnlyList<SkippedEvent> Skipped);
+
+/// <summary>
+/// Reads Segment Tracking API bodies (single events and batch envelopes) into typed identify and
+/// page events. A pure function of its inputs: no I/O, no clock, no exceptions for bad input.
+/// </summary>
+public static class SegmentParser
+{
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// Parses <paramref name="body"/> (already decoded) for a request to <paramref name="route"/>.
+    /// <paramref name="headerWriteKey"/> is the key from Basic auth, which wins over the body's.
+    /// </summary>
+    public static ParseResult Parse(
+        ReadOnlySequence<byte> body,
+        SegmentRoute route,
+        string? headerWriteKey,
+        DateTimeOffset receivedAt,
+        int maxDepth = 64)
+    {
+        // System.Text.Json checks UTF-8 only when a string is read, which would surface later in the
+        // mapping; checking the whole body first keeps bad bytes a counted outcome, not an exception.
+        if (!IsValidUtf8(body))
+        {
+            return new ParseResult(BodyOutcome.InvalidUtf8, null, []);
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = maxDepth });
+        }
+        catch (JsonException)
+        {
+            return new ParseResult(BodyOutcome.InvalidJson, null, []);
+        }
+        catch (ArgumentException)
+        {
+            // Raised for a MaxDepth the reader cannot take; the body is treated as unreadable.
+            return new ParseResult(BodyOutcome.InvalidJson, null, []);
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return new ParseResult(BodyOutcome.NotAnObject, null, []);
+            }
+
+            var writeKey = headerWriteKey ?? GetString(root, "writeKey");
+            var events = new List<SegmentEvent>();
+            var skipped = new List<SkippedEvent>();
+
+            if (route.Kind == SegmentRouteKind.Batch)
+            {
+                if (!root.TryGetProperty("batch", out var batch) || batch.ValueKind != JsonValueKind.Array)
+                {
+                    return new ParseResult(BodyOutcome.MissingBatch, null, []);
+                }
+
+                root.TryGetProperty("context", out var envelopeContext);
+                foreach (var item in batch.EnumerateArray())
+                {
+                    ReadEvent(item, impliedType: null, envelopeContext, writeKey, events, skipped);
+                }
+            }
+            else
+            {
+                ReadEvent(root, route.ImpliedType, default, writeKey, events, skipped);
+            }
+
+            return new ParseResult(BodyOutcome.Parsed, new TappedBatch(writeKey, events, receivedAt), skipped);
+        }
+    }
+
+    private static bool IsValidUtf8(ReadOnlySequence<byte> body)
+    {
+        if (body.IsSingleSegment)
+        {
+            return System.Text.Unicode.Utf8.IsValid(body.FirstSpan);
+        }
+
+        var decoder = StrictUtf8.GetDecoder();
+        Span<char> chars = stackalloc char[1024];
+        try
+        {
+            foreach (var segment in body)
+            {
+                var bytes = segment.Span;
+                while (!bytes.IsEmpty)
+                {
+                    decoder.Convert(bytes, chars, flush: false, out var used, out _, out _);
+                    bytes = bytes[used..];
+                }
+            }
+
+            decoder.Convert([], chars, flush: true, out _, out _, out _);
+            return true;
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            return false;
+        }
+    }
+
+    private static void ReadEvent(
+        JsonElement item,
+        SegmentEventType? impliedType,
+        JsonElement envelopeContext,
+        string? writeKey,
+        List<SegmentEvent> events,
+        List<SkippedEvent> skipped)
+    {
+        if (item.ValueKind != JsonValueKind.Object)
+        {
+            skipped.Add(new SkippedEvent(SegmentEventType.Other, "not_an_object"));
+            return;
+        }
+
+        SegmentEventType type;
+        if (item.TryGetProperty("type", out var typeElement) && typeElement.ValueKind != JsonValueKind.Null)
+        {
+            if (typeElement.ValueKind != JsonValueKind.String)
+            {
+                skipped.Add(new SkippedEvent(impliedType ?? SegmentEventType.Other, "invalid_type"));
+                return;
+            }
+
+            type = SegmentEventTypes.FromName(typeElement.GetString());
+        }
+        else if (impliedType is { } fromPath)
+        {
+            type = fromPath;
+        }
+        else
+        {
+            skipped.Add(new SkippedEvent(SegmentEventType.Other, "missing_type"));
+            return;
+        }
+
+        if (type is not (SegmentEventType.Identify or SegmentEventType.Page))
+        {
+            skipped.Add(new SkippedEvent(type, "unsupported_type"));
+            return;
+        }
+
+        item.TryGetProperty("context", out var context);
+        var userId = GetId(item, "userId");
+        var anonymousId = GetId(item, "anonymousId");
+        var messageId = GetString(item, "messageId");
+        var timestamp = GetTimestamp(item, "timestamp");
+
+        if (type == SegmentEventType.Identify)
+        {
+            events.Add(new IdentifyEvent
+            {
+                WriteKey = writeKey,
+                MessageId = messageId,
+                UserId = userId,
+                AnonymousId = anonymousId,
+                Timestamp = timestamp,
+                Traits = MergeTraits(item, context, envelopeContext),
+            });
+            return;
+        }
+
+        events.Add(new PageEvent
+        {
+            WriteKey = writeKey,
+            MessageId = messageId,
+            UserId = userId,
+            AnonymousId = anonymousId,
+            Timestamp = timestamp,
+            Url = GetPageUrl(item, context, envelopeContext),
+            Name = GetString(item, "name"),
+        });
+    }
+
+    /// <summary>Merges envelope <c>context.traits</c>, event <c>context.traits</c> and <c>traits</c>; later wins.</summary>
+    private static List<KeyValuePair<string, JsonElement>> MergeTraits(
+        JsonElement item,
+        JsonElement context,
+        JsonElement envelopeContext)
+    {
+        var merged = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        AddTraits(merged, envelopeContext);
+        AddTraits(merged, context);
+        AddTraits(merged, item);
+        return [.. merged];
+    }
+
+    private static void AddTraits(Dictionary<string, JsonElement> merged, JsonElement owner)
+    {
+        if (owner.ValueKind != JsonValueKind.Object
+            || !owner.TryGetProperty("traits", out var traits)
+            || traits.ValueKind != JsonValueKind.Object)
+        {
+            return;
+        }
+
+        foreach (var property in traits.EnumerateObject())
+        {
+            merged[property.Name] = property.Value.Clone();
+        }
+    }
+
+    private static string? GetPageUrl(JsonElement item, JsonElement context, JsonElement envelopeContext)
+    {
+        if (item.TryGetProperty("properties", out var properties)
+            && properties.ValueKind == JsonValueKind.Object
+            && GetString(properties, "url") is { Length: > 0 } url)
+        {
+            return url;
+        }
+
+        foreach (var candidate in (ReadOnlySpan<JsonElement>)[context, envelopeContext])
+        {
+            if (candidate.ValueKind == JsonValueKind.Object
+                && candidate.TryGetProperty("page", out var page)
+                && page.ValueKind == JsonValueKind.Object
+                && GetString(page, "url") is { Length: > 0 } contextUrl)
+            {
+                return contextUrl;
+            }
+        }
+
+        return null;
+    }
+
+    private static string? GetString(JsonElement owner, string name) =>
+        owner.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
+            ? value.GetString()
+            : null;
+
+    /// <summary>Reads an id that may be a string or a number; numbers keep their decimal text.</summary>
+    private static string? GetId(JsonElement owner, string name)
+    {
+        if (!owner.TryGetProperty(name, out var value))
+        {
+            return null;
+        }
+
+        var text = value.ValueKind switch
+        {
+            JsonValueKind.String => value.GetString(),
+            JsonValueKind.Number => NumberText(value),
+            _ => null,
+        };
+        return string.IsNullOrWhiteSpace(text) ? null : text;
+    }
+
+    private static string NumberText(JsonElement number) =>
+        number.TryGetInt64(out var whole) ? whole.ToString(CultureInfo.InvariantCulture) : number.GetRawText();
+
+    private static DateTimeOffset? GetTimestamp(JsonElement owner, string name)
+    {
+        var text = GetString(owner, name);
+        return text is not null
+            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed)
+            ? parsed
+            : null;
+    }
+}

@@ -1,0 +1,24 @@
+using System.Collections.Concurrent;
+
+namespace WootricGateway.State.InMemory;
+
+/// <summary>The id cache in process memory, without expiry: one instance, lost on restart.</summary>
+internal sealed class InMemoryIdCache : IIdCache
+{
+    private readonly ConcurrentDictionary<UserRef, long> _ids = new();
+
+    public ValueTask<long?> GetAsync(UserRef user, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<long?>(_ids.TryGetValue(user, out var id) ? id : null);
+
+    public ValueTask SetAsync(UserRef user, long wootricId, CancellationToken cancellationToken)
+    {
+        _ids[user] = wootricId;
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask RemoveAsync(UserRef user, CancellationToken cancellationToken)
+    {
+        _ids.TryRemove(user, out _);
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,127 @@
+using Microsoft.Extensions.Options;
+using WootricGateway.Hosting;
+using WootricGateway.Metrics;
+using WootricGateway.Segment;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace WootricGateway.Tap;
+
+/// <summary>
+/// Copies the bodies of Segment ingestion requests while YARP forwards them, and hands complete
+/// copies of requests the upstream accepted to the <see cref="TapQueue"/>. It never delays, alters
+/// or fails the proxied request.
+/// </summary>
+internal sealed partial class TapMiddleware(
+    RequestDelegate next,
+    IOptions<TapOptions> tapOptions,
+    IOptions<GatewayOptions> gatewayOptions,
+    TapQueue queue,
+    GatewayMetrics metrics,
+    TimeProvider timeProvider)
+{
+    private readonly TapOptions _options = tapOptions.Value;
+    private readonly string? _pathPrefix = gatewayOptions.Value.NormalizedPathPrefix;
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        if (!_options.Enabled || !HttpMethods.IsPost(context.Request.Method))
+        {
+            return next(context);
+        }
+
+        var path = SegmentRoutes.RemovePrefix(context.Request.Path.Value, _pathPrefix);
+        var route = SegmentRoutes.Classify(path);
+        if (route.Kind is not (SegmentRouteKind.SingleEvent or SegmentRouteKind.Batch))
+        {
+            return next(context);
+        }
+
+        return InvokeTappedAsync(context, route);
+    }
+
+    private async Task InvokeTappedAsync(HttpContext context, SegmentRoute route)
+    {
+        var request = context.Request;
+        var original = request.Body;
+        var capture = new PooledSegmentBuffer(_options.CaptureLimitBytes);
+        var tee = new TeeStream(original, capture);
+        var receivedAt = timeProvider.GetUtcNow();
+
+        request.Body = tee;
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            request.Body = original;
+            HandOff(context, route, tee, capture, receivedAt);
+        }
+    }
+
+    /// <summary>Queues the capture when it is complete and the upstream accepted the request; else releases it.</summary>
+    private void HandOff(HttpContext context, SegmentRoute route, TeeStream tee, PooledSegmentBuffer capture, DateTimeOffset receivedAt)
+    {
+        var outcome = Classify(context, tee);
+        if (outcome is not null)
+        {
+            metrics.TapRequests.WithLabels(outcome).Inc();
+            if (outcome is "forward_failed" or "incomplete")
+            {
+                // The forwarder may still be reading into these buffers on another thread.
+                capture.Abandon();
+            }
+            else
+            {
+                capture.Dispose();
+            }
+
+            return;
+        }
+
+        metrics.TapCapturedBytes.Inc(capture.Length);
+        var headers = context.Request.Headers;
+        var captured = new CapturedRequest(
+            route,
+            headers.ContentEncoding.Count == 1 ? headers.ContentEncoding[0] : headers.ContentEncoding.ToString(),
+            WriteKeys.FromAuthorization(headers.Authorization.Count > 0 ? headers.Authorization[0] : null),
+            capture,
+            receivedAt);
+
+        if (!queue.TryWrite(captured))
+        {
+            capture.Dispose();
+            metrics.TapRequests.WithLabels("queue_full").Inc();
+            return;
+        }
+
+        metrics.TapRequests.WithLabels("queued").Inc();
+    }
+
+    private string? Classify(HttpContext context, TeeStream tee)
+    {
+        if (context.GetForwarderErrorFeature() is not null || tee.Faulted)
+        {
+            return "forward_failed";
+        }
+
+        var status = context.Response.StatusCode;
+        if (_options.OnlySuccessfulResponses && status is < 200 or >= 300)
+        {
+            return "upstream_rejected";
+        }
+
+        if (tee.Overflowed)
+        {
+            return "over_capture_limit";
+        }
+
+        if (!tee.Completed)
+        {
+            // The upstream answered before reading the whole body, or the body was empty and never read.
+            return tee.BytesRead == 0 && context.Request.ContentLength is null or 0 ? "empty_body" : "incomplete";
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,150 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace WootricGateway.Wootric;
+
+/// <summary>
+/// Turns the date forms Segment clients send into unix seconds, rounded to the nearest second:
+/// ISO-8601 with or without fraction or offset (no offset means UTC), date-only, JavaScript
+/// <c>Date.toString()</c> and <c>toUTCString()</c> text, epoch seconds and epoch milliseconds (a value
+/// of 10^11 or more is milliseconds).
+/// </summary>
+public static partial class CreatedAtParser
+{
+    private const double MillisecondsThreshold = 1e11;
+
+    private static readonly string[] IsoFormats =
+    [
+        "yyyy-MM-dd",
+        "yyyy-MM-ddTHH:mm",
+        "yyyy-MM-ddTHH:mm:ss",
+        "yyyy-MM-ddTHH:mm:ss.FFFFFFF",
+        "yyyy-MM-ddTHH:mmK",
+        "yyyy-MM-ddTHH:mm:ssK",
+        "yyyy-MM-ddTHH:mm:ss.FFFFFFFK",
+        "yyyy-MM-dd HH:mm:ss",
+        "yyyy-MM-dd HH:mm:ss.FFFFFFF",
+        "yyyy-MM-dd HH:mm:ssK",
+        "yyyy-MM-dd HH:mm:ss.FFFFFFFK",
+        "yyyy-MM-dd HH:mm:ss zzz",
+    ];
+
+    /// <summary>Parses a JSON string or number; returns false for anything else or an unparseable value.</summary>
+    public static bool TryParse(JsonElement value, out long unixSeconds)
+    {
+        unixSeconds = 0;
+        return value.ValueKind switch
+        {
+            JsonValueKind.Number => value.TryGetDouble(out var number) && TryFromNumber(number, out unixSeconds),
+            JsonValueKind.String => TryParse(value.GetString(), out unixSeconds),
+            _ => false,
+        };
+    }
+
+    /// <summary>Parses date text or digits; returns false when the value is not a date.</summary>
+    public static bool TryParse(string? text, out long unixSeconds)
+    {
+        unixSeconds = 0;
+        if (string.IsNullOrWhiteSpace(text) || text.Length > 100)
+        {
+            return false;
+        }
+
+        text = text.Trim();
+        if (NumericPattern().IsMatch(text))
+        {
+            return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number)
+                && TryFromNumber(number, out unixSeconds);
+        }
+
+        if (TryParseIso(text, out var iso))
+        {
+            unixSeconds = RoundToSeconds(iso);
+            return true;
+        }
+
+        if (TryParseJavaScriptText(text, out var javaScript))
+        {
+            unixSeconds = RoundToSeconds(javaScript);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Parses ISO-8601 text (full date first); used for the <c>_date</c> property rule, which must not
+    /// take plain numbers or free text for dates.
+    /// </summary>
+    public static bool TryParseIso(string text, out DateTimeOffset value)
+    {
+        value = default;
+        if (text.Length < 10 || text.Length > 64 || !char.IsAsciiDigit(text[0]))
+        {
+            return false;
+        }
+
+        // .NET reads at most 7 fraction digits; Go sends up to 9, which add nothing at second precision.
+        var trimmed = LongFractionPattern().Replace(text, "$1");
+        return DateTimeOffset.TryParseExact(
+            trimmed,
+            IsoFormats,
+            CultureInfo.InvariantCulture,
+            DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal,
+            out value);
+    }
+
+    private static bool TryFromNumber(double number, out long unixSeconds)
+    {
+        unixSeconds = 0;
+        if (double.IsNaN(number) || double.IsInfinity(number))
+        {
+            return false;
+        }
+
+        var seconds = Math.Abs(number) >= MillisecondsThreshold ? number / 1000 : number;
+
+        // Beyond year 9999 is not a sign-up date, whatever the unit.
+        if (Math.Abs(seconds) > 253_402_300_799)
+        {
+            return false;
+        }
+
+        unixSeconds = (long)Math.Round(seconds, MidpointRounding.AwayFromZero);
+        return true;
+    }
+
+    /// <summary>Reads <c>Thu Mar 24 2016 17:46:45 GMT+0000 (UTC)</c> and <c>Thu, 24 Mar 2016 17:46:45 GMT</c>.</summary>
+    private static bool TryParseJavaScriptText(string text, out DateTimeOffset value)
+    {
+        value = default;
+        var match = JavaScriptDatePattern().Match(text);
+        if (match.Success)
+        {
+            var composed = string.Create(
+                CultureInfo.InvariantCulture,
+                $"{match.Groups["month"].Value} {match.Groups["day"].Value} {match.Groups["year"].Value} {match.Groups["time"].Value} {match.Groups["offset"].Value.Insert(3, ":")}");
+            return DateTimeOffset.TryParseExact(composed, "MMM d yyyy HH:mm:ss zzz", CultureInfo.InvariantCulture, DateTimeStyles.None, out value);
+        }
+
+        return DateTimeOffset.TryParseExact(text, "r", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out value);
+    }
+
+    private static long RoundToSeconds(DateTimeOffset value)
+    {
+        var ticks = value.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks;
+        return (long)Math.Round(ticks / (double)TimeSpan.TicksPerSecond, MidpointRounding.AwayFromZero);
+    }
+
+    [GeneratedRegex(@"(\.\d{7})\d+", RegexOptions.CultureInvariant)]
+    private static partial Regex LongFractionPattern();
+
+    [GeneratedRegex(@"^[+-]?\d+(\.\d+)?$", RegexOptions.CultureInvariant)]
+    private static partial Regex NumericPattern();
+
+    [GeneratedRegex(
+        @"^(?:[A-Za-z]{3},? )?(?<month>[A-Za-z]{3}) (?<day>\d{1,2}) (?<year>\d{4}) (?<time>\d{2}:\d{2}:\d{2}) GMT(?<offset>[+-]\d{4})(?: \(.*\))?$",
+        RegexOptions.CultureInvariant)]
+    private static partial Regex JavaScriptDatePattern();
+}

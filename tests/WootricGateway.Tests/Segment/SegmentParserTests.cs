@@ -1,0 +1,260 @@
+using System.Buffers;
+using System.IO.Compression;
+using System.Text;
+using WootricGateway.Segment;
+
+namespace WootricGateway.Tests.Segment;
+
+public sealed class SegmentParserTests
+{
+    private static readonly DateTimeOffset ReceivedAt = new(2024, 5, 1, 12, 0, 0, TimeSpan.Zero);
+
+    private static ParseResult Parse(string path, string body, string? headerWriteKey = null) =>
+        SegmentParser.Parse(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(body)), SegmentRoutes.Classify(path), headerWriteKey, ReceivedAt);
+
+    [Theory]
+    [InlineData("/v1/identify", SegmentRouteKind.SingleEvent)]
+    [InlineData("/v1/i", SegmentRouteKind.SingleEvent)]
+    [InlineData("/v1/p", SegmentRouteKind.SingleEvent)]
+    [InlineData("/v1/batch", SegmentRouteKind.Batch)]
+    [InlineData("/v1/b", SegmentRouteKind.Batch)]
+    [InlineData("/v1/import", SegmentRouteKind.Batch)]
+    [InlineData("/v1/import/", SegmentRouteKind.Batch)]
+    [InlineData("/v1/m", SegmentRouteKind.ClientMetrics)]
+    [InlineData("/v1/batch/b", SegmentRouteKind.Other)]
+    [InlineData("/v1/b/b", SegmentRouteKind.Other)]
+    [InlineData("/v1/pixel/track", SegmentRouteKind.Other)]
+    [InlineData("/V1/IDENTIFY", SegmentRouteKind.Other)]
+    public void Classify_KnowsEveryPath(string path, SegmentRouteKind expected)
+    {
+        Assert.Equal(expected, SegmentRoutes.Classify(path).Kind);
+    }
+
+    [Theory]
+    [InlineData("/segment/v1/i", "/segment", "/v1/i")]
+    [InlineData("/segment/v1/i", "/segment/", "/v1/i")]
+    [InlineData("/segments/v1/i", "/segment", "/segments/v1/i")]
+    [InlineData("/v1/i", "/segment", "/v1/i")]
+    public void RemovePrefix_OnlyWholeSegments(string path, string prefix, string expected)
+    {
+        var normalized = new WootricGateway.Hosting.GatewayOptions { PathPrefix = prefix }.NormalizedPathPrefix;
+
+        Assert.Equal(expected, SegmentRoutes.RemovePrefix(path, normalized).ToString());
+    }
+
+    [Fact]
+    public void Parse_SingleIdentifyInfersTypeFromPath()
+    {
+        var result = Parse("/v1/i", """{"userId":"u1","traits":{"email":"a@example.test"},"writeKey":"wk-body","messageId":"m1","timestamp":"2024-05-01T12:00:00Z"}""");
+
+        Assert.Equal(BodyOutcome.Parsed, result.Outcome);
+        var identify = Assert.IsType<IdentifyEvent>(Assert.Single(result.Batch!.Events));
+        Assert.Equal("u1", identify.UserId);
+        Assert.Equal("m1", identify.MessageId);
+        Assert.Equal("wk-body", identify.WriteKey);
+        Assert.Equal(ReceivedAt, identify.Timestamp);
+        Assert.Equal("a@example.test", identify.Traits.Single(pair => pair.Key == "email").Value.GetString());
+    }
+
+    [Fact]
+    public void Parse_HeaderWriteKeyWinsOverBody()
+    {
+        var result = Parse("/v1/identify", """{"userId":"u1","writeKey":"wk-body"}""", headerWriteKey: "wk-header");
+
+        Assert.Equal("wk-header", result.Batch!.WriteKey);
+    }
+
+    [Fact]
+    public void Parse_NumericUserIdBecomesText()
+    {
+        var result = Parse("/v1/identify", """{"userId":1016,"anonymousId":42}""");
+
+        var identify = Assert.IsType<IdentifyEvent>(Assert.Single(result.Batch!.Events));
+        Assert.Equal("1016", identify.UserId);
+        Assert.Equal("42", identify.AnonymousId);
+    }
+
+    [Fact]
+    public void Parse_BatchAppliesEnvelopeContextTraits()
+    {
+        var body = """
+            {"context":{"traits":{"plan":"team","email":"envelope@example.test"}},
+             "batch":[{"type":"identify","userId":"u1","traits":{"email":"alan@example.test"},
+                       "context":{"traits":{"region":"emea"}}}]}
+            """;
+
+        var identify = Assert.IsType<IdentifyEvent>(Assert.Single(Parse("/v1/batch", body).Batch!.Events));
+        var traits = identify.Traits.ToDictionary(pair => pair.Key, pair => pair.Value.GetString());
+
+        Assert.Equal("alan@example.test", traits["email"]);
+        Assert.Equal("team", traits["plan"]);
+        Assert.Equal("emea", traits["region"]);
+    }
+
+    [Fact]
+    public void Parse_ContextTraitsFallback()
+    {
+        var body = """{"type":"identify","userId":"u1","traits":{},"context":{"traits":{"email":"ida@example.test"}}}""";
+
+        var identify = Assert.IsType<IdentifyEvent>(Assert.Single(Parse("/v1/i", body).Batch!.Events));
+
+        Assert.Equal("ida@example.test", identify.Traits.Single().Value.GetString());
+    }
+
+    [Fact]
+    public void Parse_PageUrlFromPropertiesThenContext()
+    {
+        var body = """
+            {"batch":[
+              {"type":"page","userId":"u1","properties":{"url":"https://a.test/one"},"context":{"page":{"url":"https://a.test/ctx"}}},
+              {"type":"page","userId":"u1","context":{"page":{"url":"https://a.test/ctx"}}},
+              {"type":"page","userId":"u1"}]}
+            """;
+
+        var pages = Parse("/v1/batch", body).Batch!.Events.Cast<PageEvent>().ToList();
+
+        Assert.Equal("https://a.test/one", pages[0].Url);
+        Assert.Equal("https://a.test/ctx", pages[1].Url);
+        Assert.Null(pages[2].Url);
+    }
+
+    [Fact]
+    public void Parse_CountsSkippedTypes()
+    {
+        var body = """
+            {"batch":[{"type":"track","event":"x"},{"type":7},{"userId":"no-type"},"text",{"type":"screen"},{"type":"identify","userId":"u1"}]}
+            """;
+
+        var result = Parse("/v1/batch", body);
+
+        Assert.Single(result.Batch!.Events);
+        Assert.Equal(
+            ["unsupported_type", "invalid_type", "missing_type", "not_an_object", "unsupported_type"],
+            result.Skipped.Select(skipped => skipped.Reason));
+    }
+
+    [Theory]
+    [InlineData("/v1/identify", "{\"userId\":", BodyOutcome.InvalidJson)]
+    [InlineData("/v1/identify", "", BodyOutcome.InvalidJson)]
+    [InlineData("/v1/identify", "[1,2]", BodyOutcome.NotAnObject)]
+    [InlineData("/v1/batch", "{\"batch\":{}}", BodyOutcome.MissingBatch)]
+    [InlineData("/v1/batch", "{}", BodyOutcome.MissingBatch)]
+    public void Parse_BadBodiesReportOutcome(string path, string body, BodyOutcome expected)
+    {
+        var result = Parse(path, body);
+
+        Assert.Equal(expected, result.Outcome);
+        Assert.Null(result.Batch);
+    }
+
+    [Fact]
+    public void Parse_TooDeepJsonIsInvalid()
+    {
+        var body = "{\"userId\":\"u1\",\"traits\":" + string.Concat(Enumerable.Repeat("{\"a\":", 100)) + "1" + new string('}', 100) + "}";
+
+        Assert.Equal(BodyOutcome.InvalidJson, Parse("/v1/identify", body).Outcome);
+    }
+
+    [Fact]
+    public void Parse_InvalidUtf8IsInvalidJson()
+    {
+        var bytes = new byte[] { (byte)'{', (byte)'"', 0xC3, 0x28, (byte)'"', (byte)':', (byte)'1', (byte)'}' };
+
+        var result = SegmentParser.Parse(new ReadOnlySequence<byte>(bytes), SegmentRoutes.Classify("/v1/identify"), null, ReceivedAt);
+
+        Assert.Equal(BodyOutcome.InvalidUtf8, result.Outcome);
+    }
+
+    [Fact]
+    public void Parse_InvalidUtf8AcrossSegmentsIsDetected()
+    {
+        using var buffer = new PooledSegmentBuffer(1 << 20);
+        var valid = Encoding.UTF8.GetBytes("{\"userId\":\"" + new string('é', 12_000) + "\"}");
+        valid[20_000] = 0xFF;
+        Assert.True(buffer.TryAppend(valid));
+
+        var result = SegmentParser.Parse(buffer.ToSequence(), SegmentRoutes.Classify("/v1/identify"), null, ReceivedAt);
+
+        Assert.Equal(BodyOutcome.InvalidUtf8, result.Outcome);
+    }
+
+    [Fact]
+    public void Decode_GzipRoundTrip()
+    {
+        var json = "{\"batch\":[{\"type\":\"identify\",\"userId\":\"u1\"}]}";
+        var compressed = Gzip(Encoding.UTF8.GetBytes(json));
+
+        var outcome = BodyDecoder.TryDecode(new ReadOnlySequence<byte>(compressed), "gzip", 1 << 20, out var decoded, out var owner);
+
+        using (owner)
+        {
+            Assert.Equal(DecodeOutcome.Ok, outcome);
+            Assert.Equal(json, Encoding.UTF8.GetString(decoded.ToArray()));
+        }
+    }
+
+    [Fact]
+    public void Decode_TruncatedGzipNeverParses()
+    {
+        var json = "{\"batch\":[" + string.Join(',', Enumerable.Range(0, 200).Select(i => $"{{\"type\":\"identify\",\"userId\":\"u{i}\"}}")) + "]}";
+        var compressed = Gzip(Encoding.UTF8.GetBytes(json));
+
+        // GZipStream may end a truncated stream quietly or raise; either way no event may come out.
+        var outcome = BodyDecoder.TryDecode(new ReadOnlySequence<byte>(compressed[..(compressed.Length / 2)]), "gzip", 1 << 20, out var decoded, out var owner);
+
+        using (owner)
+        {
+            Assert.NotEqual(DecodeOutcome.TooLarge, outcome);
+            if (outcome == DecodeOutcome.Ok)
+            {
+                var result = SegmentParser.Parse(decoded, SegmentRoutes.Classify("/v1/batch"), null, ReceivedAt);
+                Assert.Equal(BodyOutcome.InvalidJson, result.Outcome);
+            }
+        }
+    }
+
+    [Fact]
+    public void Decode_GzipBombStopsAtCap()
+    {
+        var compressed = Gzip(new byte[50 * 1024 * 1024]);
+
+        var outcome = BodyDecoder.TryDecode(new ReadOnlySequence<byte>(compressed), "gzip", 1 << 20, out _, out var owner);
+
+        Assert.Equal(DecodeOutcome.TooLarge, outcome);
+        Assert.Null(owner);
+    }
+
+    [Theory]
+    [InlineData("gzip, gzip")]
+    [InlineData("compress")]
+    public void Decode_UnknownEncodingIsSkipped(string encoding)
+    {
+        var outcome = BodyDecoder.TryDecode(new ReadOnlySequence<byte>([1, 2, 3]), encoding, 1 << 20, out _, out _);
+
+        Assert.Equal(DecodeOutcome.UnsupportedEncoding, outcome);
+    }
+
+    [Theory]
+    [InlineData("Basic d2stdGVzdC0wMDAxOg==", "wk-test-0001")]
+    [InlineData("Basic d2stdGVzdC0wMDAx", "wk-test-0001")]
+    [InlineData("basic d2stdGVzdC0wMDAxOg==", "wk-test-0001")]
+    [InlineData("Bearer abc", null)]
+    [InlineData("Basic !!!", null)]
+    [InlineData("Basic Og==", null)]
+    [InlineData(null, null)]
+    public void WriteKeys_FromBasicAuth(string? header, string? expected)
+    {
+        Assert.Equal(expected, WriteKeys.FromAuthorization(header));
+    }
+
+    private static byte[] Gzip(byte[] data)
+    {
+        using var output = new MemoryStream();
+        using (var gzip = new GZipStream(output, CompressionLevel.Fastest))
+        {
+            gzip.Write(data);
+        }
+
+        return output.ToArray();
+    }
+}

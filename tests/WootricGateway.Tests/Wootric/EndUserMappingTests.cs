@@ -1,0 +1,88 @@
+using System.Text.Json;
+using WootricGateway.Wootric;
+
+namespace WootricGateway.Tests.Wootric;
+
+public sealed class EndUserMappingTests
+{
+    private static IdentifyChange Map(string traitsJson)
+    {
+        using var document = JsonDocument.Parse(traitsJson);
+        var traits = document.RootElement.EnumerateObject()
+            .Select(property => new KeyValuePair<string, JsonElement>(property.Name, property.Value.Clone()))
+            .ToList();
+        return EndUserMapping.MapIdentify(traits);
+    }
+
+    [Fact]
+    public void MapIdentify_SplitsReservedFields()
+    {
+        var change = Map("""{"email":"ada@example.test","phone":"+15550100001","createdAt":"2023-03-14T09:26:53.989Z","plan":"pro"}""");
+
+        Assert.Equal("ada@example.test", change.Email);
+        Assert.Equal("+15550100001", change.PhoneNumber);
+        Assert.Equal(1678786014, change.ExternalCreatedAt);
+        Assert.Equal(new Dictionary<string, string> { ["plan"] = "pro" }, change.Properties);
+        Assert.False(change.CreatedAtDropped);
+    }
+
+    public static TheoryData<string, string, string?> PropertyCases => new()
+    {
+        { """{"beta":true}""", "beta", "true" },
+        { """{"churned":false}""", "churned", "false" },
+        { """{"seats":0}""", "seats", "0" },
+        { """{"mrr_amount":49.5}""", "mrr_amount", "49.5" },
+        { """{"nickname":""}""", "nickname", "" },
+        { """{"tags":["alpha","beta"]}""", "tags", "alpha,beta" },
+        { """{"flags":[true,false]}""", "flags", "true,false" },
+        { """{"company":{"name":"Acme","size":50}}""", "company_name", "Acme" },
+        { """{"company":{"name":"Acme","size":50}}""", "company_size", "50" },
+        { """{"a":{"b":{"c":"deep"}}}""", "a_b_c", "deep" },
+        { """{"trial_ends_at":"2024-06-01T00:00:00Z"}""", "trial_ends_at_date", "1717200000" },
+        { """{"renewal_date":"2024-06-01"}""", "renewal_date", "1717200000" },
+        { """{"plan.tier":"gold"}""", "plan_tier", "gold" },
+        { """{"$ltv":120}""", "_ltv", "120" },
+        { """{"items":[{"id":1}]}""", "items", """[{"id":1}]""" },
+        { """{"manager":null}""", "manager", null },
+        { """{"last_surveyed":1700000000}""", "last_surveyed", null },
+        { """{"id":"user-1","userId":"user-1","anonymousId":"a-1"}""", "id", null },
+        { """{"created_at":"2022-11-05T16:45:10Z"}""", "created_at", null },
+    };
+
+    [Theory]
+    [MemberData(nameof(PropertyCases))]
+    public void MapIdentify_FlattensProperties(string traitsJson, string key, string? expected)
+    {
+        var change = Map(traitsJson);
+
+        if (expected is null)
+        {
+            Assert.False(change.Properties.ContainsKey(key), $"'{key}' must not be sent as a property");
+        }
+        else
+        {
+            Assert.Equal(expected, change.Properties[key]);
+        }
+
+        Assert.All(change.Properties.Keys, name => Assert.DoesNotContain(name, c => c is '$' or '.' or '\0'));
+    }
+
+    [Fact]
+    public void MapIdentify_DropsUnparseableCreatedAt()
+    {
+        var change = Map("""{"email":"f@example.test","createdAt":"sometime last spring"}""");
+
+        Assert.Null(change.ExternalCreatedAt);
+        Assert.True(change.CreatedAtDropped);
+        Assert.Empty(change.Properties);
+    }
+
+    [Fact]
+    public void MapIdentify_NumericPhoneBecomesText()
+    {
+        var change = Map("""{"phone":15550100002}""");
+
+        Assert.Equal("15550100002", change.PhoneNumber);
+        Assert.Null(change.Email);
+    }
+}
