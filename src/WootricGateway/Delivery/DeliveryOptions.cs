@@ -21,7 +21,7 @@ public sealed class DeliveryOptions
     /// <summary>The longest retry delay. Default: 5 minutes.</summary>
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>How long one worker holds a user while resolving and writing it. Default: 2 minutes.</summary>
+    /// <summary>How long one worker keeps the lease on a user while resolving and writing it. Default: 2 minutes.</summary>
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>How long a page visit waits for its user to exist in Wootric before it is dropped. Default: 7 days.</summary>

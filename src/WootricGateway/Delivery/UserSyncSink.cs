@@ -197,7 +197,7 @@ internal sealed class UserSyncSink(
 
     /// <summary>
     /// Scopes message ids by account and write key. The key is hashed so the deduplication store
-    /// (Redis, when configured) never holds a write key.
+    /// (Redis, when configured) never stores a write key.
     /// </summary>
     private static string DeduplicationScope(WootricAccount account, string? writeKey)
     {

@@ -9,10 +9,10 @@ namespace WootricGateway.Delivery;
 /// Brings one Wootric end user in line with the gateway's desired state for it.
 /// </summary>
 /// <remarks>
-/// Steps: (1) take the user's lease; (2) resolve the Wootric id: state, id cache, lookup by
-/// external_id, lookup by email, and create only when both miss; (3) compare the desired state
-/// with what Wootric holds and send one update with the differences, properties always as the full
-/// merged set; (4) post waiting page views. Every Wootric failure becomes a <see cref="SyncResult"/>.
+/// Steps: (1) take the user's lease. (2) Resolve the Wootric id from the state, the id cache, a
+/// lookup by external_id, then by email, and create only when both miss. (3) Compare the desired
+/// state with what Wootric has and send one update with the differences; properties always go as
+/// the full merged set. (4) Post waiting page views. Every Wootric failure becomes a <see cref="SyncResult"/>.
 /// </remarks>
 internal sealed partial class UserSynchronizer(
     IUserStateStore states,

@@ -39,8 +39,8 @@ public static class SegmentParser
         DateTimeOffset receivedAt,
         int maxDepth = 64)
     {
-        // System.Text.Json checks UTF-8 only when a string is read, which would surface later in the
-        // mapping; checking the whole body first keeps bad bytes a counted outcome, not an exception.
+        // System.Text.Json checks UTF-8 only when a string is read, so bad bytes would surface later as
+        // an exception in the mapping. Checking the whole body first makes them a counted outcome.
         if (!IsValidUtf8(body))
         {
             return new ParseResult(BodyOutcome.InvalidUtf8, null, []);

@@ -36,7 +36,7 @@ internal sealed partial class TapWorker(
         LogStopped(logger);
     }
 
-    /// <summary>Decodes, parses and delivers one capture; never throws for bad input.</summary>
+    /// <summary>Decodes, parses and delivers one capture. Bad input becomes a counted outcome; only cancellation escapes.</summary>
     internal async Task ProcessAsync(CapturedRequest request, CancellationToken cancellationToken)
     {
         PooledSegmentBuffer? decodedOwner = null;

@@ -4,8 +4,8 @@ namespace WootricGateway.Wootric;
 
 /// <summary>
 /// Stands in for Wootric when an account has no API credentials: logs each call it would make at
-/// Information (operation and field names, never values) and answers as a Wootric that knows no
-/// users and accepts every write, handing out negative ids.
+/// Information (operation and field names, never values) and returns what a Wootric without
+/// users would: every lookup misses and every write succeeds, with negative ids.
 /// </summary>
 public sealed partial class DryRunWootricApi(GatewayMetrics metrics, ILogger<DryRunWootricApi> logger) : IWootricApi
 {

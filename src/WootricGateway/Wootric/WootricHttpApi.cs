@@ -25,7 +25,7 @@ public sealed partial class WootricHttpApi(
     /// <summary>The name of the <see cref="IHttpClientFactory"/> client used for every Wootric call.</summary>
     public const string HttpClientName = "wootric";
 
-    /// <summary>How often one request waits out a 429 before the caller is told to come back later.</summary>
+    /// <summary>How many 429 waits one request makes before it returns <see cref="WootricOutcome.RateLimited"/>.</summary>
     private const int MaxRateLimitWaits = 3;
 
     /// <summary>The longest single 429 wait made inside a request; longer ones are left to the delivery loop.</summary>
@@ -111,7 +111,7 @@ public sealed partial class WootricHttpApi(
         var user = ParseUser(result.Value);
         if (user is null)
         {
-            // Some Wootric lookups answer 200 with an empty body for a miss.
+            // Some Wootric lookups return 200 with an empty body for a miss.
             return method == HttpMethod.Get
                 ? new(WootricOutcome.NotFound, null, result.StatusCode, null)
                 : new(WootricOutcome.Transient, null, result.StatusCode, "Wootric's answer had no end-user id.");
@@ -132,7 +132,7 @@ public sealed partial class WootricHttpApi(
         List<KeyValuePair<string, string>>? form,
         CancellationToken cancellationToken)
     {
-        var uri = new Uri(account.ApiBaseUrl + pathAndQuery);
+        var uri = new Uri(account.ApiBaseUrl.AbsoluteUri.TrimEnd('/') + pathAndQuery);
         var refreshedToken = false;
         var rateLimitWaits = 0;
 

@@ -50,7 +50,7 @@ public sealed partial class WootricTokenCache(
         }
     }
 
-    /// <summary>Forgets <paramref name="token"/> after Wootric answered 401 to it, unless a newer one replaced it.</summary>
+    /// <summary>Drops <paramref name="token"/> after Wootric rejected it with 401, unless a newer token replaced it.</summary>
     public void Invalidate(WootricAccount account, string token)
     {
         if (_entries.TryGetValue(account.Name, out var entry) && entry.Token == token)
@@ -61,7 +61,7 @@ public sealed partial class WootricTokenCache(
 
     private async Task<WootricResult<(string Token, TimeSpan Lifetime)>> RequestAsync(WootricAccount account, CancellationToken cancellationToken)
     {
-        var uri = new Uri(account.AuthBaseUrl + "/oauth/token");
+        var uri = new Uri(account.AuthBaseUrl.AbsoluteUri.TrimEnd('/') + "/oauth/token");
         using var request = new HttpRequestMessage(HttpMethod.Post, uri)
         {
             Content = new FormUrlEncodedContent(

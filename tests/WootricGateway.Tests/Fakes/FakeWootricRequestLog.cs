@@ -1,0 +1,145 @@
+namespace WootricGateway.Tests.Fakes;
+
+/// <summary>One request the fake Wootric received, in arrival order.</summary>
+internal sealed class WootricRequestRecord(
+    long sequence,
+    string method,
+    string path,
+    string rawTarget,
+    IReadOnlyDictionary<string, string> form,
+    string? nonFormBody,
+    DateTimeOffset receivedAt)
+{
+    private volatile int status;
+    private long createdEndUserId;
+
+    public long Sequence { get; } = sequence;
+
+    public string Method { get; } = method;
+
+    /// <summary>The decoded path, without the query.</summary>
+    public string Path { get; } = path;
+
+    /// <summary>Path and query exactly as they arrived on the request line.</summary>
+    public string RawTarget { get; } = rawTarget;
+
+    /// <summary>The form body fields; the last value wins when a field repeats.</summary>
+    public IReadOnlyDictionary<string, string> Form { get; } = form;
+
+    /// <summary>A body that was not a form, as text, or null when there was none.</summary>
+    public string? NonFormBody { get; } = nonFormBody;
+
+    public DateTimeOffset ReceivedAt { get; } = receivedAt;
+
+    /// <summary>The status sent back, or null while the request is in progress or after it was aborted.</summary>
+    public int? Status => status == 0 ? null : status;
+
+    /// <summary>The id of the end user this request created, if it created one.</summary>
+    public long? CreatedEndUserId
+    {
+        get
+        {
+            var id = Interlocked.Read(ref createdEndUserId);
+            return id == 0 ? null : id;
+        }
+    }
+
+    /// <summary>Whether this is a write under <c>/v1/</c>: POST, PUT, PATCH or DELETE, whatever the answer.</summary>
+    public bool IsWrite =>
+        Path.StartsWith("/v1/", StringComparison.Ordinal)
+        && Method is "POST" or "PUT" or "PATCH" or "DELETE";
+
+    public void SetStatus(int value) => status = value;
+
+    public void SetCreatedEndUserId(long id) => Interlocked.Exchange(ref createdEndUserId, id);
+
+    /// <summary>Returns a one-line summary with the form fields, for failure messages.</summary>
+    public override string ToString()
+    {
+        var form = Form.Count == 0 ? "" : " " + string.Join("&", Form.Select(pair => $"{pair.Key}={pair.Value}"));
+        var body = NonFormBody is null ? "" : $" body: {NonFormBody}";
+        return $"#{Sequence} {Method} {RawTarget} -> {Status?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no response"}{form}{body}";
+    }
+}
+
+/// <summary>
+/// Every request the fake Wootric received, the rule violations it saw, and when it was last
+/// busy, so a runner can wait until the gateway has gone quiet. Thread-safe.
+/// </summary>
+internal sealed class FakeWootricRequestLog(TimeProvider time)
+{
+    private readonly Lock gate = new();
+    private readonly List<WootricRequestRecord> records = [];
+    private readonly List<string> violations = [];
+    private int inFlightCount;
+    private long lastActivityTimestamp = time.GetTimestamp();
+
+    public int InFlightCount
+    {
+        get
+        {
+            lock (gate)
+            {
+                return inFlightCount;
+            }
+        }
+    }
+
+    /// <summary>The <see cref="TimeProvider.GetTimestamp"/> value when a request last arrived or completed.</summary>
+    public long LastActivityTimestamp
+    {
+        get
+        {
+            lock (gate)
+            {
+                return lastActivityTimestamp;
+            }
+        }
+    }
+
+    public IReadOnlyList<WootricRequestRecord> GetRecords()
+    {
+        lock (gate)
+        {
+            return [.. records];
+        }
+    }
+
+    public IReadOnlyList<string> GetViolations()
+    {
+        lock (gate)
+        {
+            return [.. violations];
+        }
+    }
+
+    public WootricRequestRecord Begin(string method, string path, string rawTarget, IReadOnlyDictionary<string, string> form, string? nonFormBody)
+    {
+        lock (gate)
+        {
+            var record = new WootricRequestRecord(records.Count + 1, method, path, rawTarget, form, nonFormBody, time.GetUtcNow());
+            records.Add(record);
+            inFlightCount++;
+            lastActivityTimestamp = time.GetTimestamp();
+            return record;
+        }
+    }
+
+    public void End(WootricRequestRecord record, int status)
+    {
+        record.SetStatus(status);
+        lock (gate)
+        {
+            inFlightCount--;
+            lastActivityTimestamp = time.GetTimestamp();
+        }
+    }
+
+    public void AddViolation(WootricRequestRecord record, string violation)
+    {
+        lock (gate)
+        {
+            violations.Add($"{record.Method} {record.RawTarget} (request #{record.Sequence}): {violation}");
+        }
+    }
+}

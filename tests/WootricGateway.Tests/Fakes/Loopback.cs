@@ -1,0 +1,57 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace WootricGateway.Tests.Fakes;
+
+/// <summary>Helpers for servers that tests start on 127.0.0.1 only.</summary>
+internal static class Loopback
+{
+    /// <summary>
+    /// Returns a TCP port that was free on 127.0.0.1 a moment ago. Another process can take it
+    /// before the caller binds it, so callers retry when the bind fails.
+    /// </summary>
+    public static int PickFreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    /// <summary>
+    /// Creates a builder for a minimal Kestrel app that listens on 127.0.0.1 with a port chosen by
+    /// the operating system, writes no logs and accepts request bodies of any size.
+    /// </summary>
+    public static WebApplicationBuilder CreateBuilder()
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            EnvironmentName = Environments.Production,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(IPAddress.Loopback, 0);
+            kestrel.Limits.MaxRequestBodySize = null;
+        });
+        return builder;
+    }
+
+    /// <summary>Returns the address a started app listens on, with the port the system assigned.</summary>
+    public static Uri GetBaseAddress(WebApplication app)
+    {
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
+        var address = addresses?.FirstOrDefault()
+            ?? throw new InvalidOperationException("The loopback server reported no listening address; start it before reading the address.");
+        return new Uri(address);
+    }
+}
