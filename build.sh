@@ -20,12 +20,11 @@ case "${1:-}" in
     status=0
     dotnet test WootricGateway.sln -c Release --no-build --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
     # One plain summary line for CI readers, from dotnet test's own totals.
-    summary=$(grep -E "^(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+" "$log" | tail -n 1 || true)
-    if [ -n "$summary" ]; then
-      failed=$(sed -E 's/.*Failed: +([0-9]+).*/\1/' <<<"$summary")
-      passed=$(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$summary")
-      skipped=$(sed -E 's/.*Skipped: +([0-9]+).*/\1/' <<<"$summary")
-      echo "$passed passed, $failed failed, $skipped skipped"
+    passed=$(grep -E '^ +Passed: +[0-9]+$' "$log" | tail -n 1 | grep -oE '[0-9]+' || true)
+    failed=$(grep -E '^ +Failed: +[0-9]+$' "$log" | tail -n 1 | grep -oE '[0-9]+' || true)
+    skipped=$(grep -E '^ +Skipped: +[0-9]+$' "$log" | tail -n 1 | grep -oE '[0-9]+' || true)
+    if [ -n "$passed" ]; then
+      echo "${passed} passed, ${failed:-0} failed, ${skipped:-0} skipped"
     fi
     rm -f "$log"
     exit "$status"
