@@ -20,17 +20,7 @@ public sealed class AnalyticsNodeTests
         var cancellationToken = timeout.Token;
         await using var upstream = await RecordingUpstream.StartAsync(cancellationToken);
         await using var wootric = await FakeWootricServer.StartAsync(cancellationToken);
-        await using var gateway = await GatewayUnderTest.StartAsync(
-            new Dictionary<string, string?>
-            {
-                ["Upstream:Address"] = upstream.BaseAddress.ToString(),
-                ["Wootric:AccountToken"] = "NPS-test0001",
-                ["Wootric:ClientId"] = wootric.ClientId,
-                ["Wootric:ClientSecret"] = wootric.ClientSecret,
-                ["Wootric:ApiBaseUrl"] = wootric.BaseAddress.ToString(),
-                ["Wootric:AuthBaseUrl"] = wootric.BaseAddress.ToString(),
-            },
-            cancellationToken);
+        await using var gateway = await GatewayUnderTest.StartAsync(CaseRunner.BuildConfiguration(wootric, upstream), cancellationToken);
 
         using var report = await NodeClientRunner.RunAsync(
             "analytics-node.mjs",

@@ -10,7 +10,7 @@ namespace WootricGateway.Tests.Conformance;
 /// </summary>
 internal sealed class CapturedLogs : ILoggerProvider
 {
-    /// <summary>Lines kept; older lines are dropped first.</summary>
+    /// <summary>Maximum lines kept. The oldest lines are dropped first.</summary>
     public const int Capacity = 2000;
 
     private readonly ConcurrentQueue<string> lines = new();

@@ -41,9 +41,9 @@ public sealed class CaseFileTests
                         Fakes.FaultSettingsChange.Parse(requestFaults);
                     }
 
-                    if (request.Upstream is { } answer)
+                    if (request.Upstream is { } upstreamSettings)
                     {
-                        Fakes.UpstreamAnswer.FromJson(answer);
+                        Fakes.UpstreamResponse.FromJson(upstreamSettings);
                     }
                 }
             }
@@ -59,9 +59,7 @@ public sealed class CaseFileTests
     [Fact]
     public void Load_UnknownField_IsRejected()
     {
-        var path = WriteCase("""{"id":"typo-case","requests":[{"path":"/v1/identify","bodyy":{}}],"expect":{}}""", "typo-case");
-
-        var exception = Assert.Throws<InvalidDataException>(() => ConformanceCase.Load(path));
+        var exception = Assert.Throws<InvalidDataException>(() => LoadCase("""{"id":"typo-case","requests":[{"path":"/v1/identify","bodyy":{}}],"expect":{}}""", "typo-case"));
 
         Assert.Contains("requests[0].bodyy", exception.Message, StringComparison.Ordinal);
     }
@@ -69,9 +67,7 @@ public sealed class CaseFileTests
     [Fact]
     public void Load_ConfigKeys_UseColonsAndKeepNull()
     {
-        var path = WriteCase("""{"id":"config-case","config":{"Wootric__PageVisits":"Off","Redis__Configuration":null},"requests":[{"path":"/v1/i"}],"expect":{}}""", "config-case");
-
-        var testCase = ConformanceCase.Load(path);
+        var testCase = LoadCase("""{"id":"config-case","config":{"Wootric__PageVisits":"Off","Redis__Configuration":null},"requests":[{"path":"/v1/i"}],"expect":{}}""", "config-case");
 
         Assert.Contains(new KeyValuePair<string, string?>("Wootric:PageVisits", "Off"), testCase.Configuration);
         Assert.Contains(new KeyValuePair<string, string?>("Redis:Configuration", null), testCase.Configuration);
@@ -153,11 +149,18 @@ public sealed class CaseFileTests
     private static CaseRequest ParseRequest(string json) =>
         CaseRequest.Parse(new CaseFieldReader("inline.json"), JsonNode.Parse(json)!.AsObject(), 0);
 
-    private static string WriteCase(string json, string id)
+    private static ConformanceCase LoadCase(string json, string id)
     {
         var directory = Directory.CreateTempSubdirectory("wootric-gateway-case-");
-        var path = Path.Combine(directory.FullName, id + ".json");
-        File.WriteAllText(path, json);
-        return path;
+        try
+        {
+            var path = Path.Combine(directory.FullName, id + ".json");
+            File.WriteAllText(path, json);
+            return ConformanceCase.Load(path);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
     }
 }

@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 
 namespace WootricGateway.Tests.Conformance;
 
-/// <summary>What the runner sent for one request: method, target, headers and body bytes as sent.</summary>
+/// <summary>A request as the runner sent it: method, target, headers and body bytes.</summary>
 internal sealed record SentRequest(
     CaseRequest Source,
     int Repetition,
@@ -22,8 +22,8 @@ internal static class CaseRequestBuilder
 
     /// <summary>
     /// Creates the request message and the record of what it sends. The body is the case's JSON
-    /// object serialized compactly in UTF-8 (non-ASCII kept as is), or its raw string; it is padded,
-    /// then gzipped, then sent in one piece or in two chunks without Content-Length.
+    /// object serialized compactly in UTF-8 with non-ASCII kept as is, or its raw string. It is
+    /// padded first, then gzipped, then sent in one piece or in two chunks without Content-Length.
     /// </summary>
     public static (HttpRequestMessage Message, SentRequest Sent) Build(CaseRequest request, int repetition, Uri proxyAddress)
     {
@@ -39,7 +39,7 @@ internal static class CaseRequestBuilder
         {
             message.Content = request.Chunked ? new TwoChunkContent(body) : new ByteArrayContent(body);
 
-            // ByteArrayContent sets no Content-Type; remove it anyway so "no Content-Type" is certain.
+            // ByteArrayContent sets no Content-Type, but the removal makes "no Content-Type" certain.
             message.Content.Headers.Remove("Content-Type");
             if (request.ContentType is not null)
             {

@@ -69,9 +69,9 @@ internal static class CaseRunner
         }
 
         await using var upstream = await RecordingUpstream.StartAsync(cancellationToken);
-        if (testCase.Upstream is { } answer)
+        if (testCase.Upstream is { } upstreamSettings)
         {
-            upstream.Answer = UpstreamAnswer.FromJson(answer);
+            upstream.Response = UpstreamResponse.FromJson(upstreamSettings);
         }
 
         var gateway = await GatewayUnderTest.StartAsync(BuildConfiguration(testCase, wootric, upstream), cancellationToken);
@@ -96,12 +96,21 @@ internal static class CaseRunner
     }
 
     /// <summary>
-    /// Returns the gateway configuration for a case: the fakes' addresses and credentials, short
-    /// retry delays, the in-memory store and no console logging, then the case's own
-    /// <c>config</c>, where a null value unsets a key. The listener URLs are added by
-    /// <see cref="GatewayUnderTest"/>.
+    /// Returns the gateway configuration for a case: <see cref="BuildConfiguration(FakeWootricServer, RecordingUpstream, IEnumerable{KeyValuePair{string, string}})"/>
+    /// with the case's own <c>config</c> on top, where a null value unsets a key.
     /// </summary>
-    public static Dictionary<string, string?> BuildConfiguration(ConformanceCase testCase, FakeWootricServer wootric, RecordingUpstream upstream)
+    public static Dictionary<string, string?> BuildConfiguration(ConformanceCase testCase, FakeWootricServer wootric, RecordingUpstream upstream) =>
+        BuildConfiguration(wootric, upstream, testCase.Configuration);
+
+    /// <summary>
+    /// Returns a gateway configuration that points at the fakes: their addresses and credentials,
+    /// short retry delays, the in-memory store and no console logging, then
+    /// <paramref name="overrides"/>. The listener URLs are added by <see cref="GatewayUnderTest"/>.
+    /// </summary>
+    public static Dictionary<string, string?> BuildConfiguration(
+        FakeWootricServer wootric,
+        RecordingUpstream upstream,
+        IEnumerable<KeyValuePair<string, string?>>? overrides = null)
     {
         var wootricAddress = wootric.BaseAddress.GetLeftPart(UriPartial.Authority);
         var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
@@ -118,7 +127,7 @@ internal static class CaseRunner
             ["Logging:Console:LogLevel:Default"] = "None",
         };
 
-        foreach (var (key, value) in testCase.Configuration)
+        foreach (var (key, value) in overrides ?? [])
         {
             values[key] = value;
         }
@@ -147,9 +156,9 @@ internal static class CaseRunner
                 }
             }
 
-            if (request.Upstream is { } answer)
+            if (request.Upstream is { } upstreamSettings)
             {
-                upstream.Answer = UpstreamAnswer.FromJson(answer);
+                upstream.Response = UpstreamResponse.FromJson(upstreamSettings);
             }
 
             if (request.WootricFaults is { } faults)
@@ -173,7 +182,7 @@ internal static class CaseRunner
     }
 
     /// <summary>Creates the client's HttpClient: no decompression, cookies, proxy or redirects, so responses arrive as sent.</summary>
-    internal static HttpClient CreateClient() =>
+    public static HttpClient CreateClient() =>
         new(new SocketsHttpHandler
         {
             AutomaticDecompression = System.Net.DecompressionMethods.None,
@@ -186,7 +195,7 @@ internal static class CaseRunner
         };
 
     /// <summary>Sends one case request to <paramref name="address"/> and returns what the client got.</summary>
-    internal static async Task<ClientExchange> SendAsync(HttpClient client, CaseRequest request, int repetition, Uri address, CancellationToken cancellationToken)
+    public static async Task<ClientExchange> SendAsync(HttpClient client, CaseRequest request, int repetition, Uri address, CancellationToken cancellationToken)
     {
         var (message, sent) = CaseRequestBuilder.Build(request, repetition, address);
         using (message)
@@ -258,7 +267,7 @@ internal static class CaseRunner
         text.AppendLine(CultureInfo.InvariantCulture, $"Upstream received {exchanges.Count} request(s):");
         foreach (var exchange in exchanges)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"  {exchange.Method} {exchange.RawTarget} ({exchange.Body.Length} body bytes) -> {exchange.Answer.Status}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"  {exchange.Method} {exchange.RawTarget} ({exchange.Body.Length} body bytes) -> {exchange.Response.Status}");
         }
 
         var lines = logs.Tail(MaxListedLogLines);

@@ -71,7 +71,7 @@ internal sealed record ConformanceCase(
 
     /// <summary>
     /// Converts <c>config</c> keys from the environment-variable form (<c>Wootric__PageVisits</c>)
-    /// to configuration keys (<c>Wootric:PageVisits</c>); a null value unsets the key.
+    /// to configuration keys (<c>Wootric:PageVisits</c>). A null value unsets the key.
     /// </summary>
     private static List<KeyValuePair<string, string?>> ReadConfiguration(CaseFieldReader reader, JsonObject root)
     {
@@ -118,7 +118,7 @@ internal sealed record CaseRequest(
             ? headerObject.Select(pair => new KeyValuePair<string, string>(pair.Key, TextValues.ToText(pair.Value) ?? "")).ToList()
             : [];
 
-        // A missing content_type means the default; an explicit null means no Content-Type at all.
+        // A missing content_type means the default, but an explicit null means no Content-Type at all.
         var contentType = request.TryGetPropertyValue("content_type", out var contentTypeNode)
             ? reader.NullableString(contentTypeNode, prefix + "content_type")
             : DefaultContentType;
@@ -146,7 +146,7 @@ internal sealed record CaseRequest(
     }
 }
 
-/// <summary>A case's <c>expect</c> object; a null member was not given and is not checked.</summary>
+/// <summary>A case's <c>expect</c> object. A null member was not given and is not checked.</summary>
 internal sealed record CaseExpectations(
     JsonArray? EndUsers,
     JsonArray? AbsentEndUsers,

@@ -19,7 +19,7 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
 {
     public const string BacklogMetric = "wootric_gateway_delivery_backlog";
 
-    /// <summary>Bodies captured but not yet parsed; checked only when the gateway exports it.</summary>
+    /// <summary>Bodies captured but not yet parsed, checked only when the gateway exports the metric.</summary>
     public const string TapQueueMetric = "wootric_gateway_tap_queue_depth";
 
     private const int MaxStartAttempts = 3;
@@ -50,7 +50,7 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
 
     /// <summary>
     /// Builds and starts a gateway with <paramref name="configuration"/> plus the two listener
-    /// URLs, then waits until <c>/healthz</c> answers 200. A port taken between picking and binding
+    /// URLs, then waits until <c>/healthz</c> returns 200. A port taken between picking and binding
     /// is retried with new ports.
     /// </summary>
     public static async Task<GatewayUnderTest> StartAsync(IReadOnlyDictionary<string, string?> configuration, CancellationToken cancellationToken)
@@ -158,7 +158,7 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
     private async Task WaitUntilHealthyAsync(CancellationToken cancellationToken)
     {
         var deadline = DateTimeOffset.UtcNow + StartTimeout;
-        string lastError = "no answer yet";
+        string lastError = "no response yet";
         while (DateTimeOffset.UtcNow < deadline)
         {
             try
@@ -179,7 +179,7 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
             await Task.Delay(PollInterval, cancellationToken);
         }
 
-        throw new TimeoutException($"The gateway's /healthz on {ManagementAddress} did not answer 200 within {StartTimeout.TotalSeconds:F0} s; last result: {lastError}.");
+        throw new TimeoutException($"The gateway's /healthz on {ManagementAddress} did not return 200 within {StartTimeout.TotalSeconds:F0} s; last result: {lastError}.");
     }
 
     private async Task<IdleMetrics> ReadIdleMetricsAsync(CancellationToken cancellationToken)
@@ -203,7 +203,7 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
     }
 
     /// <summary>Returns the sum of a metric's samples in Prometheus text format, or null when it has none.</summary>
-    internal static double? SumSamples(string exposition, string metricName)
+    public static double? SumSamples(string exposition, string metricName)
     {
         double? sum = null;
         foreach (var line in exposition.Split('\n'))

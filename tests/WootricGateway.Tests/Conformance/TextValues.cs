@@ -28,8 +28,8 @@ internal static partial class TextValues
     };
 
     /// <summary>
-    /// Returns whether two texts are equal. Two texts in JSON number syntax compare as numbers;
-    /// anything else compares character by character, so <c>+1555</c> never equals <c>1555</c>.
+    /// Returns whether two texts are equal. Two texts in JSON number syntax compare as numbers.
+    /// Anything else compares character by character, so <c>+1555</c> never equals <c>1555</c>.
     /// </summary>
     public static bool AreEqual(string? expected, string? actual)
     {

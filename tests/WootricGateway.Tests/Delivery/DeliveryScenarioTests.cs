@@ -14,19 +14,11 @@ public sealed class DeliveryScenarioTests
         var upstream = await RecordingUpstream.StartAsync(cancellationToken);
         var wootric = await FakeWootricServer.StartAsync(cancellationToken);
         var gateway = await GatewayUnderTest.StartAsync(
-            new Dictionary<string, string?>
+            CaseRunner.BuildConfiguration(wootric, upstream, new Dictionary<string, string?>
             {
-                ["Upstream:Address"] = upstream.BaseAddress.ToString(),
-                ["Wootric:AccountToken"] = "NPS-test0001",
-                ["Wootric:ClientId"] = wootric.ClientId,
-                ["Wootric:ClientSecret"] = wootric.ClientSecret,
-                ["Wootric:ApiBaseUrl"] = wootric.BaseAddress.ToString(),
-                ["Wootric:AuthBaseUrl"] = wootric.BaseAddress.ToString(),
                 ["Wootric:RequestsPerMinute"] = "6000",
-                ["Delivery:RetryBaseDelay"] = "00:00:00.200",
-                ["Delivery:RetryMaxDelay"] = "00:00:02",
                 ["Delivery:MaxAttempts"] = "100",
-            },
+            }),
             cancellationToken);
         return (upstream, wootric, gateway);
     }

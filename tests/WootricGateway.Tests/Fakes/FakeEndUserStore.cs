@@ -27,8 +27,8 @@ internal sealed record FakeEndUser(
             properties[key] = value;
         }
 
-        // Wootric returns external_created_at as an integer; text that is not one stays text so a
-        // check can show what was sent.
+        // Wootric returns external_created_at as an integer. Text that is not an integer stays text,
+        // so a check can show what was sent.
         JsonNode? externalCreatedAt = long.TryParse(ExternalCreatedAt, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var seconds)
             ? JsonValue.Create(seconds)
             : ExternalCreatedAt;
@@ -63,7 +63,7 @@ internal sealed record FakeEndUser(
         time.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss '+0000'", CultureInfo.InvariantCulture);
 }
 
-/// <summary>A page view stored by <c>POST /v1/end_users/{id}/page_views</c>; <c>Url</c> and <c>At</c> are the text sent.</summary>
+/// <summary>A page view stored by <c>POST /v1/end_users/{id}/page_views</c>, with <c>Url</c> and <c>At</c> as the text sent.</summary>
 internal sealed record FakePageView(long Id, long EndUserId, string? Url, string? At, DateTimeOffset CreatedAt)
 {
     public JsonObject ToJson() => new()
@@ -131,20 +131,26 @@ internal sealed class FakeEndUserStore(TimeProvider time)
             }
 
             nextUserId = Math.Max(nextUserId, assignedId + 1);
-            var now = time.GetUtcNow();
-            var user = new FakeEndUser(
-                assignedId,
-                fields.Email,
-                fields.ExternalId,
-                fields.PhoneNumber,
-                fields.ExternalCreatedAt,
-                fields.LastSurveyed,
-                fields.Properties ?? new Dictionary<string, string>(),
-                now,
-                now);
-            users.Add(assignedId, user);
-            return user;
+            return Insert(assignedId, fields);
         }
+    }
+
+    /// <summary>Stores a new user with <paramref name="id"/>; the caller holds the lock and has checked for conflicts.</summary>
+    private FakeEndUser Insert(long id, EndUserFields fields)
+    {
+        var now = time.GetUtcNow();
+        var user = new FakeEndUser(
+            id,
+            fields.Email,
+            fields.ExternalId,
+            fields.PhoneNumber,
+            fields.ExternalCreatedAt,
+            fields.LastSurveyed,
+            fields.Properties ?? new Dictionary<string, string>(),
+            now,
+            now);
+        users.Add(id, user);
+        return user;
     }
 
     public FakeEndUser? FindById(long id)
@@ -194,25 +200,13 @@ internal sealed class FakeEndUserStore(TimeProvider time)
                 return new EndUserWriteResult(null, "Validation failed: " + conflict);
             }
 
-            var now = time.GetUtcNow();
-            var user = new FakeEndUser(
-                nextUserId++,
-                fields.Email,
-                fields.ExternalId,
-                fields.PhoneNumber,
-                fields.ExternalCreatedAt,
-                fields.LastSurveyed,
-                fields.Properties ?? new Dictionary<string, string>(),
-                now,
-                now);
-            users.Add(user.Id, user);
-            return new EndUserWriteResult(user, null);
+            return new EndUserWriteResult(Insert(nextUserId++, fields), null);
         }
     }
 
     /// <summary>
     /// Updates the fields that were sent. Any <c>properties[...]</c> field replaces the whole stored
-    /// properties hash; without one the stored hash is kept. Returns null when the id is unknown.
+    /// properties hash, and without one the stored hash is kept. Returns null when the id is unknown.
     /// </summary>
     public EndUserWriteResult? Update(long id, EndUserFields fields)
     {
@@ -265,7 +259,7 @@ internal sealed class FakeEndUserStore(TimeProvider time)
         }
     }
 
-    /// <summary>Stores a page view for an existing user; returns null when the user id is unknown.</summary>
+    /// <summary>Stores a page view for an existing user, or returns null when the user id is unknown.</summary>
     public FakePageView? AddPageView(long endUserId, string? url, string? at)
     {
         lock (gate)

@@ -4,14 +4,14 @@ using System.Text.Json.Nodes;
 namespace WootricGateway.Tests.Fakes;
 
 /// <summary>
-/// A fault rule: the next <see cref="Count"/> requests that match the filters wait
+/// A fault rule. The next <see cref="Count"/> requests that match the filters wait
 /// <see cref="Latency"/> and then get <see cref="Status"/>. With <see cref="Apply"/> the request
 /// is processed first and only its response is replaced. Without a status the request is only
 /// delayed.
 /// </summary>
 internal sealed record FaultRule
 {
-    /// <summary>How many matching requests the rule affects; null affects every matching request.</summary>
+    /// <summary>How many matching requests the rule affects. Null affects every matching request.</summary>
     public int? Count { get; init; }
 
     public int? Status { get; init; }
@@ -26,7 +26,7 @@ internal sealed record FaultRule
 
     public bool Apply { get; init; }
 
-    /// <summary>The response body; null sends <c>{"error": "&lt;reason phrase&gt;"}</c>.</summary>
+    /// <summary>The response body. Null sends <c>{"error": "&lt;reason phrase&gt;"}</c>.</summary>
     public JsonNode? Body { get; init; }
 
     public bool Matches(string method, string path) =>
@@ -45,7 +45,7 @@ internal sealed record FaultRule
 
 /// <summary>
 /// A change to the fake's fault settings, read from a case's <c>wootric_faults</c> value. Only the
-/// fields present change; the <c>Has…</c> flags tell a field set to null from a missing one.
+/// fields present change. The <c>Has…</c> flags tell a field set to null from a missing one.
 /// </summary>
 internal sealed record FaultSettingsChange
 {
@@ -55,7 +55,7 @@ internal sealed record FaultSettingsChange
 
     public bool HasRateLimit { get; init; }
 
-    /// <summary>Requests allowed per window; null turns rate limiting off.</summary>
+    /// <summary>Requests allowed per window, or null to turn rate limiting off.</summary>
     public int? RateLimitPerWindow { get; init; }
 
     public TimeSpan? RateLimitWindow { get; init; }
@@ -124,7 +124,7 @@ internal sealed record FaultSettingsChange
 
         if (rule.Apply && rule.Status is null)
         {
-            throw new InvalidDataException($"wootric_faults rules[{index}] sets apply without a status to answer with.");
+            throw new InvalidDataException($"wootric_faults rules[{index}] sets apply without a status; add the status to respond with.");
         }
 
         return rule;
@@ -179,7 +179,7 @@ internal sealed class FakeWootricFaults(TimeProvider time)
         }
     }
 
-    /// <summary>Applies the fault fields of a change; token fields are the server's to apply.</summary>
+    /// <summary>Applies the fault fields of a change. The server applies the token fields.</summary>
     public void Apply(FaultSettingsChange change)
     {
         lock (gate)

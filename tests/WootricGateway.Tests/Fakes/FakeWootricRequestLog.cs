@@ -23,7 +23,7 @@ internal sealed class WootricRequestRecord(
     /// <summary>Path and query exactly as they arrived on the request line.</summary>
     public string RawTarget { get; } = rawTarget;
 
-    /// <summary>The form body fields; the last value wins when a field repeats.</summary>
+    /// <summary>The form body fields. When a field repeats, the last value wins.</summary>
     public IReadOnlyDictionary<string, string> Form { get; } = form;
 
     /// <summary>A body that was not a form, as text, or null when there was none.</summary>
@@ -44,7 +44,7 @@ internal sealed class WootricRequestRecord(
         }
     }
 
-    /// <summary>Whether this is a write under <c>/v1/</c>: POST, PUT, PATCH or DELETE, whatever the answer.</summary>
+    /// <summary>Whether this is a write under <c>/v1/</c>: POST, PUT, PATCH or DELETE, whatever the response status.</summary>
     public bool IsWrite =>
         Path.StartsWith("/v1/", StringComparison.Ordinal)
         && Method is "POST" or "PUT" or "PATCH" or "DELETE";

@@ -15,7 +15,7 @@ internal sealed partial class FakeWootricServer
         {
             return FakeWootricResponse.Error(
                 StatusCodes.Status400BadRequest,
-                "The fake Wootric reads only form bodies; send application/x-www-form-urlencoded with bracket keys such as properties[plan].");
+                "The fake Wootric reads only form bodies. Send application/x-www-form-urlencoded with bracket keys such as properties[plan].");
         }
 
         var method = request.Method;
@@ -34,7 +34,7 @@ internal sealed partial class FakeWootricServer
     }
 
     /// <summary>
-    /// Handles <c>GET /v1/end_users/{key}</c>: the key is an external id with
+    /// Handles <c>GET /v1/end_users/{key}</c>. The key is an external id with
     /// <c>lookup_by_external_id=true</c>, an email (ignoring case) with <c>lookup_by_email=true</c>,
     /// and otherwise a Wootric id.
     /// </summary>
@@ -55,7 +55,7 @@ internal sealed partial class FakeWootricServer
 
     /// <summary>
     /// Handles <c>GET /v1/end_users</c>. With <c>email</c> it returns an array of zero or one users
-    /// (matched ignoring case); otherwise one page sorted by email.
+    /// (matched ignoring case), and otherwise one page sorted by email.
     /// </summary>
     private FakeWootricResponse ListEndUsers(IQueryCollection query)
     {
@@ -86,7 +86,7 @@ internal sealed partial class FakeWootricServer
 
         record.SetCreatedEndUserId(result.User.Id);
 
-        // NOTE: the mobile SDKs accept only 200 from a create, so the fake answers 200, not 201.
+        // NOTE: the mobile SDKs accept only 200 from a create, so the fake returns 200, not 201.
         return FakeWootricResponse.Json(StatusCodes.Status200OK, result.User.ToJson());
     }
 

@@ -10,11 +10,11 @@ namespace WootricGateway.Tests.Fakes;
 /// <summary>
 /// A fake Wootric REST API on a real Kestrel listener on 127.0.0.1: OAuth client_credentials
 /// tokens, end users with Wootric's uniqueness and properties rules, page views, a rate limit and
-/// injected faults. It records every request and the rule violations it sees. Thread-safe.
+/// injected faults. It records every request and every breach of Wootric's rules in them. Thread-safe.
 /// </summary>
 /// <remarks>
 /// A request goes through these steps: it is recorded, waits the global latency, may take a fault
-/// rule (which can answer instead of processing), then is authenticated, counted against the
+/// rule (which can respond instead of processing), then is authenticated, counted against the
 /// rate limit and routed. Token requests (<c>POST /oauth/token</c>) skip the bearer check and
 /// the rate limit.
 /// </remarks>
@@ -33,6 +33,7 @@ internal sealed partial class FakeWootricServer : IAsyncDisposable
     private FakeWootricServer(WebApplication app, TimeProvider time, string clientId, string clientSecret)
     {
         this.app = app;
+        Time = time;
         ClientId = clientId;
         ClientSecret = clientSecret;
         tokens = new FakeWootricTokens(clientId, clientSecret, time);
@@ -42,14 +43,15 @@ internal sealed partial class FakeWootricServer : IAsyncDisposable
         app.Run(HandleAsync);
     }
 
-    /// <summary>The base URL for both <c>/oauth/token</c> and <c>/v1/...</c>, without a trailing slash.</summary>
+    /// <summary>The scheme, host and port for both <c>/oauth/token</c> and <c>/v1/...</c>.</summary>
     public Uri BaseAddress { get; private set; } = null!;
 
     public string ClientId { get; }
 
     public string ClientSecret { get; }
 
-    public TimeProvider Time => app.Services.GetRequiredService<TimeProvider>();
+    /// <summary>The clock for token expiry, rate-limit windows and <see cref="LastActivityTimestamp"/>.</summary>
+    public TimeProvider Time { get; }
 
     public IReadOnlyList<FakeEndUser> EndUsers => endUsers.GetEndUsers();
 
@@ -63,7 +65,7 @@ internal sealed partial class FakeWootricServer : IAsyncDisposable
     /// <summary>End users created by <c>POST /v1/end_users</c>, including creates whose response a fault rule replaced.</summary>
     public int CreateCount => Requests.Count(record => record.CreatedEndUserId is not null);
 
-    /// <summary>POST, PUT, PATCH and DELETE requests under <c>/v1/</c>, whatever the answer.</summary>
+    /// <summary>POST, PUT, PATCH and DELETE requests under <c>/v1/</c>, whatever the response status.</summary>
     public int WriteCount => Requests.Count(record => record.IsWrite);
 
     public int TokensIssued => tokens.IssuedCount;
@@ -80,10 +82,8 @@ internal sealed partial class FakeWootricServer : IAsyncDisposable
         string clientSecret = DefaultClientSecret,
         TimeProvider? time = null)
     {
-        var builder = Loopback.CreateBuilder();
-        builder.Services.AddSingleton(time ?? TimeProvider.System);
-        var app = builder.Build();
-        var server = new FakeWootricServer(app, app.Services.GetRequiredService<TimeProvider>(), clientId, clientSecret);
+        var app = Loopback.CreateBuilder().Build();
+        var server = new FakeWootricServer(app, time ?? TimeProvider.System, clientId, clientSecret);
         await app.StartAsync(cancellationToken);
         server.BaseAddress = Loopback.GetBaseAddress(app);
         return server;
@@ -114,12 +114,7 @@ internal sealed partial class FakeWootricServer : IAsyncDisposable
 
     public void RevokeTokens() => tokens.RevokeAll();
 
-    public async ValueTask DisposeAsync()
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await app.StopAsync(timeout.Token);
-        await app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => Loopback.StopAsync(app);
 
     private async Task HandleAsync(HttpContext context)
     {
@@ -193,7 +188,10 @@ internal sealed partial class FakeWootricServer : IAsyncDisposable
         return rateLimit is null ? response : response.WithHeaders(rateLimit.Headers);
     }
 
-    /// <summary>Accepts only <c>Authorization: Bearer &lt;token&gt;</c>; the discouraged <c>?access_token=</c> form is rejected.</summary>
+    /// <summary>
+    /// Returns whether <c>Authorization: Bearer &lt;token&gt;</c> carries a valid token. The discouraged
+    /// <c>?access_token=</c> query form is rejected.
+    /// </summary>
     private bool IsAuthorized(string? authorization)
     {
         const string scheme = "Bearer ";
@@ -210,21 +208,21 @@ internal sealed partial class FakeWootricServer : IAsyncDisposable
         }
     }
 
-    private static async Task WriteAsync(HttpResponse response, FakeWootricResponse answer, CancellationToken cancellationToken)
+    private static async Task WriteAsync(HttpResponse response, FakeWootricResponse fakeResponse, CancellationToken cancellationToken)
     {
-        response.StatusCode = answer.Status;
-        foreach (var (name, value) in answer.Headers)
+        response.StatusCode = fakeResponse.Status;
+        foreach (var (name, value) in fakeResponse.Headers)
         {
             response.Headers.Append(name, value);
         }
 
-        if (answer.Body is null)
+        if (fakeResponse.Body is null)
         {
             return;
         }
 
-        var body = Encoding.UTF8.GetBytes(answer.Body);
-        response.ContentType = answer.ContentType;
+        var body = Encoding.UTF8.GetBytes(fakeResponse.Body);
+        response.ContentType = fakeResponse.ContentType;
         response.ContentLength = body.Length;
         await response.Body.WriteAsync(body, cancellationToken);
     }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
@@ -9,18 +8,16 @@ public sealed class FakeWootricServerTests : IDisposable
 {
     private readonly CancellationTokenSource timeout = new(TimeSpan.FromSeconds(30));
 
-    private CancellationToken Timeout => timeout.Token;
-
     public void Dispose() => timeout.Dispose();
 
     [Fact]
     public async Task Token_WrongSecret_Returns401()
     {
-        await using var wootric = await FakeWootricServer.StartAsync(Timeout);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         using var client = CreateClient(wootric);
 
         using var response = await client.PostAsync(new Uri("/oauth/token", UriKind.Relative), Form(
-            ("grant_type", "client_credentials"), ("client_id", wootric.ClientId), ("client_secret", "wrong-secret")), Timeout);
+            ("grant_type", "client_credentials"), ("client_id", wootric.ClientId), ("client_secret", "wrong-secret")), timeout.Token);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal("invalid_client", (await ReadJsonAsync(response))["error"]!.GetValue<string>());
@@ -29,11 +26,11 @@ public sealed class FakeWootricServerTests : IDisposable
     [Fact]
     public async Task Token_TtlSetting_SetsExpiresIn()
     {
-        await using var wootric = await FakeWootricServer.StartAsync(Timeout);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         using var client = CreateClient(wootric);
         wootric.ApplyFaults(JsonNode.Parse("""{"token_ttl_s": 90}""")!);
 
-        using var response = await client.PostAsync(new Uri("/oauth/token", UriKind.Relative), TokenForm(wootric), Timeout);
+        using var response = await client.PostAsync(new Uri("/oauth/token", UriKind.Relative), TokenForm(wootric), timeout.Token);
         var token = await ReadJsonAsync(response);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -44,10 +41,10 @@ public sealed class FakeWootricServerTests : IDisposable
     [Fact]
     public async Task EndUsers_WithoutBearer_Return401()
     {
-        await using var wootric = await FakeWootricServer.StartAsync(Timeout);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         using var client = CreateClient(wootric);
 
-        using var response = await client.GetAsync(new Uri("/v1/end_users?email=a%40example.test", UriKind.Relative), Timeout);
+        using var response = await client.GetAsync(new Uri("/v1/end_users?email=a%40example.test", UriKind.Relative), timeout.Token);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
     }
@@ -55,7 +52,7 @@ public sealed class FakeWootricServerTests : IDisposable
     [Fact]
     public async Task RevokeTokens_RejectsIssuedTokensOnly()
     {
-        await using var wootric = await FakeWootricServer.StartAsync(Timeout);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         using var client = CreateClient(wootric);
         var oldToken = await GetTokenAsync(client, wootric);
 
@@ -71,7 +68,7 @@ public sealed class FakeWootricServerTests : IDisposable
     [Fact]
     public async Task Create_DuplicateEmail_Returns422()
     {
-        await using var wootric = await FakeWootricServer.StartAsync(Timeout);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         using var client = CreateClient(wootric);
         wootric.Seed(700100001, new EndUserFields { Email = "ada@example.test", ExternalId = "user-1" });
         var token = await GetTokenAsync(client, wootric);
@@ -88,7 +85,7 @@ public sealed class FakeWootricServerTests : IDisposable
     [Fact]
     public async Task Create_DuplicateExternalId_Returns422()
     {
-        await using var wootric = await FakeWootricServer.StartAsync(Timeout);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         using var client = CreateClient(wootric);
         wootric.Seed(700100001, new EndUserFields { Email = "ada@example.test", ExternalId = "user-1" });
         var token = await GetTokenAsync(client, wootric);
@@ -102,7 +99,7 @@ public sealed class FakeWootricServerTests : IDisposable
     [Fact]
     public async Task Create_WithoutEmail_Returns422()
     {
-        await using var wootric = await FakeWootricServer.StartAsync(Timeout);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         using var client = CreateClient(wootric);
         var token = await GetTokenAsync(client, wootric);
 
@@ -115,7 +112,7 @@ public sealed class FakeWootricServerTests : IDisposable
     [Fact]
     public async Task Create_StoresFieldsAndNewId()
     {
-        await using var wootric = await FakeWootricServer.StartAsync(Timeout);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         using var client = CreateClient(wootric);
         wootric.Seed(700100001, new EndUserFields { Email = "old@example.test" });
         var token = await GetTokenAsync(client, wootric);
@@ -134,7 +131,7 @@ public sealed class FakeWootricServerTests : IDisposable
     [Fact]
     public async Task Put_WithProperties_ReplacesHash()
     {
-        await using var wootric = await FakeWootricServer.StartAsync(Timeout);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         using var client = CreateClient(wootric);
         wootric.Seed(700100006, new EndUserFields
         {
@@ -155,7 +152,7 @@ public sealed class FakeWootricServerTests : IDisposable
     [Fact]
     public async Task Put_WithoutProperties_KeepsHash()
     {
-        await using var wootric = await FakeWootricServer.StartAsync(Timeout);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         using var client = CreateClient(wootric);
         wootric.Seed(700100008, new EndUserFields { Email = "grace@example.test", Properties = new Dictionary<string, string> { ["plan"] = "free" } });
         var token = await GetTokenAsync(client, wootric);
@@ -171,7 +168,7 @@ public sealed class FakeWootricServerTests : IDisposable
     [Fact]
     public async Task Lookups_FindByExternalIdEmailAndId()
     {
-        await using var wootric = await FakeWootricServer.StartAsync(Timeout);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         using var client = CreateClient(wootric);
         wootric.Seed(700200018, new EndUserFields { Email = "Radia.P@example.test", ExternalId = "usér/18" });
         var token = await GetTokenAsync(client, wootric);
@@ -192,7 +189,7 @@ public sealed class FakeWootricServerTests : IDisposable
     [Fact]
     public async Task Lookup_Miss_Returns404ErrorList()
     {
-        await using var wootric = await FakeWootricServer.StartAsync(Timeout);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         using var client = CreateClient(wootric);
         var token = await GetTokenAsync(client, wootric);
 
@@ -207,7 +204,8 @@ public sealed class FakeWootricServerTests : IDisposable
     [Fact]
     public async Task RateLimit_OverLimit_Returns429WithHeaders()
     {
-        await using var wootric = await FakeWootricServer.StartAsync(Timeout);
+        var clock = new ManualTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_714_564_800_200));
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token, time: clock);
         using var client = CreateClient(wootric);
         var token = await GetTokenAsync(client, wootric);
         wootric.ApplyFaults(JsonNode.Parse("""{"rate_limit_per_minute": 2, "rate_limit_window_s": 3}""")!);
@@ -215,7 +213,10 @@ public sealed class FakeWootricServerTests : IDisposable
         using var first = await SendAsync(client, HttpMethod.Get, "/v1/end_users?email=a%40example.test", token);
         using var second = await SendAsync(client, HttpMethod.Get, "/v1/end_users?email=a%40example.test", token);
         using var limited = await SendAsync(client, HttpMethod.Get, "/v1/end_users?email=a%40example.test", token);
-        var reset = long.Parse(Header(limited, "X-Rate-Limit-Reset"), CultureInfo.InvariantCulture);
+        clock.Advance(TimeSpan.FromMilliseconds(3799));
+        using var beforeReset = await SendAsync(client, HttpMethod.Get, "/v1/end_users?email=a%40example.test", token);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        using var atReset = await SendAsync(client, HttpMethod.Get, "/v1/end_users?email=a%40example.test", token);
 
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal("1", Header(first, "X-Rate-Limit-Remaining"));
@@ -223,20 +224,33 @@ public sealed class FakeWootricServerTests : IDisposable
         Assert.Equal((HttpStatusCode)429, limited.StatusCode);
         Assert.Equal("2", Header(limited, "X-Rate-Limit-Limit"));
         Assert.Equal("0", Header(limited, "X-Rate-Limit-Remaining"));
-        Assert.InRange(reset - DateTimeOffset.UtcNow.ToUnixTimeSeconds(), 0, 4);
+        Assert.Equal("1714564804", Header(limited, "X-Rate-Limit-Reset"));
+        Assert.Equal((HttpStatusCode)429, beforeReset.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, atReset.StatusCode);
+        Assert.Equal("1", Header(atReset, "X-Rate-Limit-Remaining"));
+    }
 
-        // The header has whole seconds, so the window may end up to a second after it says.
-        var waitUntilReset = DateTimeOffset.FromUnixTimeSeconds(reset) + TimeSpan.FromSeconds(1) - DateTimeOffset.UtcNow;
-        await Task.Delay(waitUntilReset > TimeSpan.Zero ? waitUntilReset : TimeSpan.Zero, Timeout);
-        using var afterReset = await SendAsync(client, HttpMethod.Get, "/v1/end_users?email=a%40example.test", token);
+    [Fact]
+    public async Task Token_Expired_Returns401()
+    {
+        var clock = new ManualTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_714_564_800));
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token, time: clock);
+        using var client = CreateClient(wootric);
+        var token = await GetTokenAsync(client, wootric);
 
-        Assert.Equal(HttpStatusCode.OK, afterReset.StatusCode);
+        clock.Advance(FakeWootricTokens.DefaultLifetime - TimeSpan.FromSeconds(1));
+        using var beforeExpiry = await SendAsync(client, HttpMethod.Get, "/v1/end_users?email=a%40example.test", token);
+        clock.Advance(TimeSpan.FromSeconds(1));
+        using var afterExpiry = await SendAsync(client, HttpMethod.Get, "/v1/end_users?email=a%40example.test", token);
+
+        Assert.Equal(HttpStatusCode.OK, beforeExpiry.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, afterExpiry.StatusCode);
     }
 
     [Fact]
     public async Task FaultRule_Apply_ProcessesThenFails()
     {
-        await using var wootric = await FakeWootricServer.StartAsync(Timeout);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         using var client = CreateClient(wootric);
         var token = await GetTokenAsync(client, wootric);
         wootric.ApplyFaults(JsonNode.Parse("""{"rules": [{"method": "POST", "path": "/v1/end_users", "status": 500, "apply": true, "count": 1}]}""")!);
@@ -253,12 +267,12 @@ public sealed class FakeWootricServerTests : IDisposable
     [Fact]
     public async Task FaultRule_BareArray_FailsTokenOnce()
     {
-        await using var wootric = await FakeWootricServer.StartAsync(Timeout);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         using var client = CreateClient(wootric);
         wootric.ApplyFaults(JsonNode.Parse("""[{"method": "POST", "path": "/oauth/token", "status": 503, "count": 1, "body": {"error": "temporarily_unavailable"}}]""")!);
 
-        using var faulted = await client.PostAsync(new Uri("/oauth/token", UriKind.Relative), TokenForm(wootric), Timeout);
-        using var recovered = await client.PostAsync(new Uri("/oauth/token", UriKind.Relative), TokenForm(wootric), Timeout);
+        using var faulted = await client.PostAsync(new Uri("/oauth/token", UriKind.Relative), TokenForm(wootric), timeout.Token);
+        using var recovered = await client.PostAsync(new Uri("/oauth/token", UriKind.Relative), TokenForm(wootric), timeout.Token);
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, faulted.StatusCode);
         Assert.Equal("temporarily_unavailable", (await ReadJsonAsync(faulted))["error"]!.GetValue<string>());
@@ -269,7 +283,7 @@ public sealed class FakeWootricServerTests : IDisposable
     [Fact]
     public async Task Violations_FlagKeysNestingAndCreatedAt()
     {
-        await using var wootric = await FakeWootricServer.StartAsync(Timeout);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         using var client = CreateClient(wootric);
         var token = await GetTokenAsync(client, wootric);
 
@@ -292,7 +306,7 @@ public sealed class FakeWootricServerTests : IDisposable
     [Fact]
     public async Task PageViews_StoredForKnownUser()
     {
-        await using var wootric = await FakeWootricServer.StartAsync(Timeout);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         using var client = CreateClient(wootric);
         wootric.Seed(700200015, new EndUserFields { Email = "donald@example.test" });
         var token = await GetTokenAsync(client, wootric);
@@ -319,7 +333,7 @@ public sealed class FakeWootricServerTests : IDisposable
 
     private async Task<string> GetTokenAsync(HttpClient client, FakeWootricServer wootric)
     {
-        using var response = await client.PostAsync(new Uri("/oauth/token", UriKind.Relative), TokenForm(wootric), Timeout);
+        using var response = await client.PostAsync(new Uri("/oauth/token", UriKind.Relative), TokenForm(wootric), timeout.Token);
         response.EnsureSuccessStatusCode();
         return (await ReadJsonAsync(response))["access_token"]!.GetValue<string>();
     }
@@ -333,11 +347,11 @@ public sealed class FakeWootricServerTests : IDisposable
             request.Content = Form(form);
         }
 
-        return await client.SendAsync(request, Timeout);
+        return await client.SendAsync(request, timeout.Token);
     }
 
     private async Task<JsonNode> ReadJsonAsync(HttpResponseMessage response) =>
-        JsonNode.Parse(await response.Content.ReadAsStringAsync(Timeout))!;
+        JsonNode.Parse(await response.Content.ReadAsStringAsync(timeout.Token))!;
 
     private static string Header(HttpResponseMessage response, string name) =>
         response.Headers.TryGetValues(name, out var values) ? string.Join(", ", values) : "";

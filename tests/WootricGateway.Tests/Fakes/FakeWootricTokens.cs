@@ -99,7 +99,7 @@ internal sealed class FakeWootricTokens(string clientId, string clientSecret, Ti
         }
     }
 
-    /// <summary>Revokes every token issued so far; tokens issued later work.</summary>
+    /// <summary>Revokes every token issued so far. Tokens issued later work.</summary>
     public void RevokeAll()
     {
         lock (gate)

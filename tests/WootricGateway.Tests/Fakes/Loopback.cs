@@ -6,7 +6,6 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 
 namespace WootricGateway.Tests.Fakes;
 
@@ -28,17 +27,18 @@ internal static class Loopback
 
     /// <summary>
     /// Creates a builder for a minimal Kestrel app that listens on 127.0.0.1 with a port chosen by
-    /// the operating system, writes no logs and accepts request bodies of any size.
+    /// the operating system and accepts request bodies of any size. The empty builder reads no
+    /// configuration files or environment variables, so no other address is bound, and it writes
+    /// no logs.
     /// </summary>
     public static WebApplicationBuilder CreateBuilder()
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions
         {
             EnvironmentName = Environments.Production,
             ContentRootPath = AppContext.BaseDirectory,
         });
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel =>
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
             kestrel.Listen(IPAddress.Loopback, 0);
             kestrel.Limits.MaxRequestBodySize = null;
@@ -53,5 +53,13 @@ internal static class Loopback
         var address = addresses?.FirstOrDefault()
             ?? throw new InvalidOperationException("The loopback server reported no listening address; start it before reading the address.");
         return new Uri(address);
+    }
+
+    /// <summary>Stops <paramref name="app"/> (waiting at most 10 seconds for requests to finish) and disposes it.</summary>
+    public static async ValueTask StopAsync(WebApplication app)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await app.StopAsync(timeout.Token);
+        await app.DisposeAsync();
     }
 }

@@ -9,10 +9,10 @@ using Microsoft.AspNetCore.Http.Features;
 namespace WootricGateway.Tests.Fakes;
 
 /// <summary>
-/// How the recording upstream answers: status, body, content type, extra headers and a delay
-/// before answering. A null body sends no body and a null content type sends no Content-Type.
+/// The response the recording upstream sends: status, body, content type, extra headers and a
+/// delay before responding. A null body sends no body and a null content type sends no Content-Type.
 /// </summary>
-internal sealed record UpstreamAnswer(
+internal sealed record UpstreamResponse(
     int Status,
     byte[]? Body,
     string? ContentType,
@@ -21,39 +21,39 @@ internal sealed record UpstreamAnswer(
 {
     private static readonly JsonSerializerOptions CompactJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary>The Segment Tracking API's usual answer: <c>200 {"success":true}</c> as JSON.</summary>
-    public static UpstreamAnswer Default { get; } = new(200, "{\"success\":true}"u8.ToArray(), "application/json", [], TimeSpan.Zero);
+    /// <summary>The Segment Tracking API's usual response: <c>200 {"success":true}</c> as JSON.</summary>
+    public static UpstreamResponse Default { get; } = new(200, "{\"success\":true}"u8.ToArray(), "application/json", [], TimeSpan.Zero);
 
     /// <summary>
     /// Reads a case's <c>upstream</c> object: <c>status</c>, <c>body</c> (a JSON value sent
     /// compactly, a string sent as is, or null for none), <c>content_type</c>, <c>headers</c> and
-    /// <c>latency_ms</c>. A missing field keeps the default; a missing content type is
+    /// <c>latency_ms</c>. A missing field keeps the default, and a missing content type is
     /// <c>application/json</c> when there is a body.
     /// </summary>
-    public static UpstreamAnswer FromJson(JsonObject settings)
+    public static UpstreamResponse FromJson(JsonObject settings)
     {
-        var answer = Default;
+        var response = Default;
         var contentTypeGiven = false;
         foreach (var (name, value) in settings)
         {
             switch (name)
             {
                 case "status":
-                    answer = answer with { Status = value!.GetValue<int>() };
+                    response = response with { Status = value!.GetValue<int>() };
                     break;
                 case "body":
-                    answer = answer with { Body = EncodeBody(value) };
+                    response = response with { Body = EncodeBody(value) };
                     break;
                 case "content_type":
                     contentTypeGiven = true;
-                    answer = answer with { ContentType = value?.GetValue<string>() };
+                    response = response with { ContentType = value?.GetValue<string>() };
                     break;
                 case "headers":
                     var headers = value as JsonObject ?? throw new InvalidDataException("upstream.headers must be an object of header names to values.");
-                    answer = answer with { Headers = [.. headers.Select(pair => new KeyValuePair<string, string>(pair.Key, pair.Value?.ToString() ?? ""))] };
+                    response = response with { Headers = [.. headers.Select(pair => new KeyValuePair<string, string>(pair.Key, pair.Value?.ToString() ?? ""))] };
                     break;
                 case "latency_ms":
-                    answer = answer with { Latency = TimeSpan.FromMilliseconds(value!.GetValue<int>()) };
+                    response = response with { Latency = TimeSpan.FromMilliseconds(value!.GetValue<int>()) };
                     break;
                 default:
                     throw new InvalidDataException($"upstream has an unknown field '{name}'; known fields are status, body, content_type, headers, latency_ms.");
@@ -62,10 +62,10 @@ internal sealed record UpstreamAnswer(
 
         if (!contentTypeGiven)
         {
-            answer = answer with { ContentType = answer.Body is null ? null : "application/json" };
+            response = response with { ContentType = response.Body is null ? null : "application/json" };
         }
 
-        return answer;
+        return response;
     }
 
     private static byte[]? EncodeBody(JsonNode? body) => body switch
@@ -76,13 +76,13 @@ internal sealed record UpstreamAnswer(
     };
 }
 
-/// <summary>One request the upstream received and the answer it sent.</summary>
+/// <summary>One request the upstream received and the response it sent.</summary>
 internal sealed record UpstreamExchange(
     string Method,
     string RawTarget,
     IReadOnlyList<KeyValuePair<string, string>> Headers,
     byte[] Body,
-    UpstreamAnswer Answer)
+    UpstreamResponse Response)
 {
     /// <summary>The path part of <see cref="RawTarget"/>, without the query.</summary>
     public string Path => RawTarget.Split('?', 2)[0];
@@ -97,15 +97,15 @@ internal sealed record UpstreamExchange(
 
 /// <summary>
 /// An upstream on a real Kestrel listener on 127.0.0.1 that records every request (method, path
-/// and query exactly as received, all headers, body bytes) and answers with
-/// <see cref="Answer"/>, which may change between requests. Thread-safe.
+/// and query exactly as received, all headers, body bytes) and responds with
+/// <see cref="Response"/>, which may change between requests. Thread-safe.
 /// </summary>
 internal sealed class RecordingUpstream : IAsyncDisposable
 {
     private readonly WebApplication app;
     private readonly Lock gate = new();
     private readonly List<UpstreamExchange> exchanges = [];
-    private UpstreamAnswer answer = UpstreamAnswer.Default;
+    private UpstreamResponse response = UpstreamResponse.Default;
 
     private RecordingUpstream(WebApplication app)
     {
@@ -115,11 +115,11 @@ internal sealed class RecordingUpstream : IAsyncDisposable
 
     public Uri BaseAddress { get; private set; } = null!;
 
-    /// <summary>The answer for requests that arrive from now on.</summary>
-    public UpstreamAnswer Answer
+    /// <summary>The response for requests that arrive from now on.</summary>
+    public UpstreamResponse Response
     {
-        get => Volatile.Read(ref answer);
-        set => Volatile.Write(ref answer, value);
+        get => Volatile.Read(ref response);
+        set => Volatile.Write(ref response, value);
     }
 
     /// <summary>The requests received so far, in arrival order.</summary>
@@ -143,18 +143,13 @@ internal sealed class RecordingUpstream : IAsyncDisposable
         return upstream;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await app.StopAsync(timeout.Token);
-        await app.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => Loopback.StopAsync(app);
 
     private async Task HandleAsync(HttpContext context)
     {
         var cancellationToken = context.RequestAborted;
         var request = context.Request;
-        var current = Answer;
+        var current = Response;
 
         using var body = new MemoryStream();
         await request.Body.CopyToAsync(body, cancellationToken);

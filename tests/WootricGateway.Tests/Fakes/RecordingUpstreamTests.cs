@@ -8,14 +8,12 @@ public sealed class RecordingUpstreamTests : IDisposable
 {
     private readonly CancellationTokenSource timeout = new(TimeSpan.FromSeconds(30));
 
-    private CancellationToken Timeout => timeout.Token;
-
     public void Dispose() => timeout.Dispose();
 
     [Fact]
     public async Task Records_RawTargetHeadersAndBody()
     {
-        await using var upstream = await RecordingUpstream.StartAsync(Timeout);
+        await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = upstream.BaseAddress };
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/v1/batch?writekey=wk%2Ftest&source=test", UriKind.Relative))
         {
@@ -23,7 +21,7 @@ public sealed class RecordingUpstreamTests : IDisposable
         };
         request.Headers.TryAddWithoutValidation("X-Custom-Trace", "trace-1");
 
-        using var response = await client.SendAsync(request, Timeout);
+        using var response = await client.SendAsync(request, timeout.Token);
         var exchange = Assert.Single(upstream.Exchanges);
 
         Assert.Equal("POST", exchange.Method);
@@ -35,31 +33,31 @@ public sealed class RecordingUpstreamTests : IDisposable
     }
 
     [Fact]
-    public async Task Answer_DefaultIsSuccessJson()
+    public async Task Response_DefaultIsSuccessJson()
     {
-        await using var upstream = await RecordingUpstream.StartAsync(Timeout);
+        await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = upstream.BaseAddress };
 
-        using var response = await client.PostAsync(new Uri("/v1/identify", UriKind.Relative), new StringContent("{}"), Timeout);
+        using var response = await client.PostAsync(new Uri("/v1/identify", UriKind.Relative), new StringContent("{}"), timeout.Token);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
-        Assert.Equal("""{"success":true}""", await response.Content.ReadAsStringAsync(Timeout));
+        Assert.Equal("""{"success":true}""", await response.Content.ReadAsStringAsync(timeout.Token));
     }
 
     [Fact]
-    public async Task Answer_ChangesBetweenRequests()
+    public async Task Response_ChangesBetweenRequests()
     {
-        await using var upstream = await RecordingUpstream.StartAsync(Timeout);
+        await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = upstream.BaseAddress };
-        using var before = await client.PostAsync(new Uri("/v1/i", UriKind.Relative), new StringContent("{}"), Timeout);
+        using var before = await client.PostAsync(new Uri("/v1/i", UriKind.Relative), new StringContent("{}"), timeout.Token);
 
-        upstream.Answer = UpstreamAnswer.FromJson(JsonNode.Parse("""
+        upstream.Response = UpstreamResponse.FromJson(JsonNode.Parse("""
             {"status": 204, "body": null, "content_type": null, "headers": {"Access-Control-Allow-Origin": "https://www.example.test"}}
             """)!.AsObject());
-        using var preflight = await client.SendAsync(new HttpRequestMessage(HttpMethod.Options, new Uri("/v1/i", UriKind.Relative)), Timeout);
-        upstream.Answer = UpstreamAnswer.FromJson(JsonNode.Parse("""{"status": 404, "body": "404 page not found\n", "content_type": "text/plain"}""")!.AsObject());
-        using var missing = await client.PostAsync(new Uri("/v1/b/b", UriKind.Relative), new StringContent("{}"), Timeout);
+        using var preflight = await client.SendAsync(new HttpRequestMessage(HttpMethod.Options, new Uri("/v1/i", UriKind.Relative)), timeout.Token);
+        upstream.Response = UpstreamResponse.FromJson(JsonNode.Parse("""{"status": 404, "body": "404 page not found\n", "content_type": "text/plain"}""")!.AsObject());
+        using var missing = await client.PostAsync(new Uri("/v1/b/b", UriKind.Relative), new StringContent("{}"), timeout.Token);
 
         Assert.Equal(HttpStatusCode.OK, before.StatusCode);
         Assert.Equal(HttpStatusCode.NoContent, preflight.StatusCode);
@@ -67,7 +65,7 @@ public sealed class RecordingUpstreamTests : IDisposable
         Assert.Null(preflight.Content.Headers.ContentType);
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
         Assert.Equal("text/plain", missing.Content.Headers.ContentType?.MediaType);
-        Assert.Equal("404 page not found\n", Encoding.UTF8.GetString(await missing.Content.ReadAsByteArrayAsync(Timeout)));
+        Assert.Equal("404 page not found\n", Encoding.UTF8.GetString(await missing.Content.ReadAsByteArrayAsync(timeout.Token)));
         Assert.Equal(3, upstream.Exchanges.Count);
     }
 }

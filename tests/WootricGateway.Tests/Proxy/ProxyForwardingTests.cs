@@ -41,7 +41,7 @@ public sealed class ProxyForwardingTests
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
-        upstream.Answer = UpstreamAnswer.Default with
+        upstream.Response = UpstreamResponse.Default with
         {
             Status = 429,
             Body = "{\"error\":\"rate limited\"}"u8.ToArray(),
