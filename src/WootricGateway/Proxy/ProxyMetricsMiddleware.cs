@@ -9,7 +9,7 @@ namespace WootricGateway.Proxy;
 
 /// <summary>
 /// The first step of the proxy pipeline: counts and times every proxied request, and gives the
-/// gateway's own 502/504 answers a small JSON body so clients that parse every reply keep working.
+/// gateway's own 502/504 responses a small JSON body so clients that parse every reply keep working.
 /// </summary>
 internal sealed partial class ProxyMetricsMiddleware(
     RequestDelegate next,
@@ -64,6 +64,6 @@ internal sealed partial class ProxyMetricsMiddleware(
         }
     }
 
-    [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "Forwarding failed with {ForwarderError}; answered {StatusCode}")]
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "Forwarding failed with {ForwarderError}; responded {StatusCode}")]
     private static partial void LogUpstreamFailed(ILogger logger, ForwarderError forwarderError, int statusCode);
 }

@@ -20,7 +20,7 @@ public sealed class UpstreamOptions : IValidatableObject
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// How long a forwarded request may go without any progress before the gateway answers 504.
+    /// How long a forwarded request may go without any progress before the gateway responds with 504.
     /// Default: 60 seconds.
     /// </summary>
     public TimeSpan ActivityTimeout { get; set; } = TimeSpan.FromSeconds(60);

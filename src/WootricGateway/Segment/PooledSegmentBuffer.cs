@@ -91,8 +91,8 @@ public sealed class PooledSegmentBuffer(long limitBytes) : IDisposable
     }
 
     /// <summary>
-    /// Forgets the segments without returning them to the pool, for when another thread might still
-    /// write into them (an aborted request); the garbage collector takes them instead.
+    /// Drops the segments without returning them to the pool. Use it when another thread might still
+    /// write into them, as after an aborted request; the garbage collector reclaims them instead.
     /// </summary>
     public void Abandon()
     {

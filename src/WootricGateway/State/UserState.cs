@@ -1,7 +1,7 @@
 namespace WootricGateway.State;
 
 /// <summary>
-/// What the gateway knows about one end user: the desired state merged from every event, what
+/// The gateway's record of one end user: the desired state merged from every event, what
 /// Wootric has (as last read or written), and visits waiting to be sent.
 /// </summary>
 public sealed class UserState
@@ -28,7 +28,7 @@ public sealed class UserState
     /// <summary>Wootric's end-user id once resolved.</summary>
     public long? WootricId { get; set; }
 
-    /// <summary>What Wootric holds for this user as far as the gateway knows; null until resolved.</summary>
+    /// <summary>What Wootric has for this user, as last read or written; null until resolved.</summary>
     public PushedState? Pushed { get; set; }
 
     /// <summary>When an event last changed this state.</summary>

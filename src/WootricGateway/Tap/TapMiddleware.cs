@@ -118,7 +118,7 @@ internal sealed partial class TapMiddleware(
 
         if (!tee.Completed)
         {
-            // The upstream answered before reading the whole body, or the body was empty and never read.
+            // The upstream responded before reading the whole body, or the body was empty and never read.
             return tee.BytesRead == 0 && context.Request.ContentLength is null or 0 ? "empty_body" : "incomplete";
         }
 

@@ -11,7 +11,7 @@ public sealed class TapOptions
     public bool Enabled { get; set; } = true;
 
     /// <summary>
-    /// The most request body bytes (as sent, before decompression) copied for parsing; longer bodies
+    /// The maximum request body size (as sent, before decompression) copied for parsing, in bytes; longer bodies
     /// are still forwarded whole but not tapped. Default: 1 MiB, twice Segment's 500 KB batch limit.
     /// </summary>
     [Range(1024, 64 * 1024 * 1024)]
@@ -29,6 +29,6 @@ public sealed class TapOptions
     [Range(1, 1_000_000)]
     public int QueueCapacity { get; set; } = 2048;
 
-    /// <summary>Tap only requests the upstream answered with 2xx. Default: true.</summary>
+    /// <summary>Tap only requests to which the upstream responded with 2xx. Default: true.</summary>
     public bool OnlySuccessfulResponses { get; set; } = true;
 }

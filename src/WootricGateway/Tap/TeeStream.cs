@@ -5,7 +5,7 @@ namespace WootricGateway.Tap;
 /// <summary>
 /// A read-only pass-through over the request body that copies every byte it hands out into a
 /// <see cref="PooledSegmentBuffer"/> up to a limit. It never reads ahead or changes bytes, so the
-/// forwarder sees exactly the client's body.
+/// forwarder reads exactly the client's body.
 /// </summary>
 /// <remarks>
 /// YARP issues zero-byte reads to wait for data without holding a buffer. A read returning 0 into an

@@ -3,9 +3,9 @@ using WootricGateway.Metrics;
 namespace WootricGateway.Wootric;
 
 /// <summary>
-/// Stands in for Wootric when an account has no API credentials: logs each call it would make at
-/// Information (operation and field names, never values) and returns what a Wootric without
-/// users would: every lookup misses and every write succeeds, with negative ids.
+/// Stands in for Wootric when an account has no API credentials. It logs each call it would make at
+/// Information, with operation and field names but never values. Every lookup misses and every
+/// write succeeds, with negative ids.
 /// </summary>
 public sealed partial class DryRunWootricApi(GatewayMetrics metrics, ILogger<DryRunWootricApi> logger) : IWootricApi
 {

@@ -5,7 +5,7 @@ using WootricGateway.Segment;
 
 namespace WootricGateway.Wootric;
 
-/// <summary>What one identify asks to change on a Wootric end user.</summary>
+/// <summary>The changes one identify requests on a Wootric end user.</summary>
 public sealed record IdentifyChange(
     string? Email,
     string? PhoneNumber,

@@ -4,8 +4,8 @@ namespace WootricGateway.Wootric;
 
 /// <summary>
 /// The configured accounts and the write-key routing between them. A write key listed by an account
-/// goes there; any other key (or none) goes to the default account unless it lists write keys of its
-/// own, in which case the event is unmapped.
+/// goes to that account. Any other key (or none) goes to the default account, unless the default
+/// account lists write keys of its own: then the event is unmapped.
 /// </summary>
 public sealed class WootricAccountRegistry
 {

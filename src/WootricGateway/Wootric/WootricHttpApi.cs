@@ -45,7 +45,7 @@ public sealed partial class WootricHttpApi(
                 : result.As<WootricEndUser>();
         }
 
-        var user = ParseFirstUser(result.Value);
+        var user = ParseUser(result.Value);
         return user is null ? new(WootricOutcome.NotFound, null, result.StatusCode, null) : WootricResult.Ok<WootricEndUser>(user);
     }
 
@@ -278,7 +278,8 @@ public sealed partial class WootricHttpApi(
         return form;
     }
 
-    private static WootricEndUser? ParseFirstUser(string? body)
+    /// <summary>Reads one end user from a body that is a user object or a list of users (the first one).</summary>
+    private static WootricEndUser? ParseUser(string? body)
     {
         if (string.IsNullOrWhiteSpace(body))
         {
@@ -300,24 +301,6 @@ public sealed partial class WootricHttpApi(
             }
 
             return ReadUser(root);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-
-    private static WootricEndUser? ParseUser(string? body)
-    {
-        if (string.IsNullOrWhiteSpace(body))
-        {
-            return null;
-        }
-
-        try
-        {
-            using var document = JsonDocument.Parse(body);
-            return ReadUser(document.RootElement);
         }
         catch (JsonException)
         {
@@ -411,7 +394,7 @@ public sealed partial class WootricHttpApi(
     [GeneratedRegex(@"[^\s@""']+@[^\s@""']+", RegexOptions.CultureInvariant)]
     private static partial Regex EmailPattern();
 
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Wootric answered 401 to {Operation} for account {Account}; requesting a new token once")]
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Wootric rejected {Operation} for account {Account} with 401; requesting a new token once")]
     private static partial void LogTokenRefreshed(ILogger logger, string account, string operation);
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "Wootric rate limit reached for account {Account} on {Operation}; waiting {WaitSeconds:F1} s")]
