@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using WootricGateway.State;
 using WootricGateway.State.InMemory;
+using WootricGateway.State.Redis;
 using WootricGateway.Tap;
 using WootricGateway.Wootric;
 
@@ -38,18 +39,51 @@ internal static class DeliveryServiceCollectionExtensions
         services.AddSingleton<WootricHttpApi>();
         services.AddSingleton<DryRunWootricApi>();
 
-        services.AddSingleton<IUserStateStore, InMemoryUserStateStore>();
-        services.AddSingleton<IIdCache, InMemoryIdCache>();
-        services.AddSingleton<ILeaseManager, InMemoryLeaseManager>();
-        services.AddSingleton<IWorkQueue, InMemoryWorkQueue>();
-        services.AddSingleton<IDeadLetterStore, InMemoryDeadLetterStore>();
-        services.AddSingleton<IMessageDeduplicator, InMemoryMessageDeduplicator>();
-
         services.AddSingleton<UserSynchronizer>();
-        services.AddSingleton<ITapEventSink, UserSyncSink>();
+        services.AddSingleton<UserSyncSink>();
+        services.AddStateStores(configuration);
         services.AddHostedService<DeliveryWorker>();
         services.AddHostedService<DeliveryStartupReport>();
         return services;
+    }
+
+    /// <summary>Registers the Redis stores when <c>Redis:Configuration</c> is set, else the in-memory ones.</summary>
+    private static void AddStateStores(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<RedisOptions>()
+            .Bind(configuration.GetSection(RedisOptions.SectionName))
+            .ValidateDataAnnotations()
+            .Validate(
+                options => options.OperationTimeout > TimeSpan.Zero && options.ClaimIdleTimeout > TimeSpan.Zero && options.PollInterval > TimeSpan.Zero
+                    && options.IdCacheTtl > TimeSpan.Zero && options.StateTtl > TimeSpan.Zero && options.DeduplicationWindow > TimeSpan.Zero,
+                "Redis:OperationTimeout, ClaimIdleTimeout, PollInterval, IdCacheTtl, StateTtl and DeduplicationWindow must be positive.")
+            .ValidateOnStart();
+
+        var redis = configuration.GetSection(RedisOptions.SectionName).Get<RedisOptions>() ?? new RedisOptions();
+        if (!redis.IsEnabled)
+        {
+            services.AddSingleton<IUserStateStore, InMemoryUserStateStore>();
+            services.AddSingleton<IIdCache, InMemoryIdCache>();
+            services.AddSingleton<ILeaseManager, InMemoryLeaseManager>();
+            services.AddSingleton<IWorkQueue, InMemoryWorkQueue>();
+            services.AddSingleton<IDeadLetterStore, InMemoryDeadLetterStore>();
+            services.AddSingleton<IMessageDeduplicator, InMemoryMessageDeduplicator>();
+            services.AddSingleton<ITapEventSink>(provider => provider.GetRequiredService<UserSyncSink>());
+            return;
+        }
+
+        services.AddSingleton<RedisConnection>();
+        services.AddSingleton<IUserStateStore, RedisUserStateStore>();
+        services.AddSingleton<IIdCache, RedisIdCache>();
+        services.AddSingleton<ILeaseManager, RedisLeaseManager>();
+        services.AddSingleton<IDeadLetterStore, RedisDeadLetterStore>();
+        services.AddSingleton<IMessageDeduplicator, RedisMessageDeduplicator>();
+        services.AddSingleton<RedisWorkQueue>();
+        services.AddSingleton<IWorkQueue>(provider => provider.GetRequiredService<RedisWorkQueue>());
+        services.AddHostedService(provider => provider.GetRequiredService<RedisWorkQueue>());
+        services.AddSingleton<OutageBufferingSink>();
+        services.AddSingleton<ITapEventSink>(provider => provider.GetRequiredService<OutageBufferingSink>());
+        services.AddHostedService(provider => provider.GetRequiredService<OutageBufferingSink>());
     }
 
     private static bool ValidateUrls(WootricOptions options) =>
@@ -73,6 +107,10 @@ internal sealed partial class DeliveryStartupReport(
         {
             LogInMemory(logger);
         }
+        else
+        {
+            LogRedis(logger);
+        }
 
         foreach (var account in accounts.Accounts)
         {
@@ -93,6 +131,9 @@ internal sealed partial class DeliveryStartupReport(
 
     [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "User state, the id cache and the work queue are kept in memory: they are not durable and not shared between instances. Set Redis__Configuration for production.")]
     private static partial void LogInMemory(ILogger logger);
+
+    [LoggerMessage(EventId = 2204, Level = LogLevel.Information, Message = "User state, the id cache and the work queue are kept in Redis")]
+    private static partial void LogRedis(ILogger logger);
 
     [LoggerMessage(EventId = 2202, Level = LogLevel.Warning, Message = "Wootric account {Account} has no ClientId/ClientSecret: dry run, calls are logged and not sent")]
     private static partial void LogDryRun(ILogger logger, string account);

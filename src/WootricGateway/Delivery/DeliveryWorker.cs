@@ -53,8 +53,22 @@ internal sealed partial class DeliveryWorker(
             {
                 // A defect or a store outage: keep the user and try again later rather than stop the loop.
                 LogSyncCrashed(logger, item.User, exception);
-                await RetryOrDeadLetterAsync(item, new SyncResult(SyncOutcome.Retry, "internal_error", 0, exception.GetType().Name), stoppingToken);
+                await TryScheduleRetryAsync(item, exception, stoppingToken);
             }
+        }
+    }
+
+    private async Task TryScheduleRetryAsync(WorkItem item, Exception failure, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await RetryOrDeadLetterAsync(item, new SyncResult(SyncOutcome.Retry, "internal_error", 0, failure.GetType().Name), stoppingToken);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            // The store is unreachable too. With Redis the entry stays unacknowledged and another
+            // claim delivers it again; in memory this cannot fail.
+            LogRetryNotScheduled(logger, item.User, exception.GetType().Name);
         }
     }
 
@@ -127,6 +141,9 @@ internal sealed partial class DeliveryWorker(
 
     [LoggerMessage(EventId = 2103, Level = LogLevel.Error, Message = "Sync of {User} moved to dead letters: {Reason}, status {StatusCode}: {WootricMessage}")]
     private static partial void LogDeadLettered(ILogger logger, UserRef user, string reason, int statusCode, string? wootricMessage);
+
+    [LoggerMessage(EventId = 2105, Level = LogLevel.Warning, Message = "Could not schedule a retry for {User} ({Error}); the work entry stays pending until it is claimed again")]
+    private static partial void LogRetryNotScheduled(ILogger logger, UserRef user, string error);
 
     [LoggerMessage(EventId = 2104, Level = LogLevel.Error, Message = "Sync of {User} failed unexpectedly; it will be retried")]
     private static partial void LogSyncCrashed(ILogger logger, UserRef user, Exception exception);

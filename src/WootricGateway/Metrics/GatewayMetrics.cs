@@ -88,6 +88,12 @@ public sealed class GatewayMetrics
         CreatedAtDropped = factory.CreateCounter(
             "wootric_gateway_created_at_dropped_total",
             "createdAt trait values that could not be parsed and were not sent.");
+        RedisConnected = factory.CreateGauge(
+            "wootric_gateway_redis_connected",
+            "1 while the Redis connection is up, 0 while it is down; absent when Redis is not configured.");
+        OutageBufferDepth = factory.CreateGauge(
+            "wootric_gateway_outage_buffer_depth",
+            "Tapped requests held in memory while Redis is unreachable.");
         DryRunCalls = factory.CreateCounter(
             "wootric_gateway_dry_run_calls_total",
             "Wootric calls logged instead of sent because no credentials are configured, by operation.",
@@ -117,6 +123,8 @@ public sealed class GatewayMetrics
     public Gauge DeliveryBacklog { get; }
     public Counter CreatedAtDropped { get; }
     public Counter DryRunCalls { get; }
+    public Gauge RedisConnected { get; }
+    public Gauge OutageBufferDepth { get; }
 
     /// <summary>Returns "1xx" … "5xx" for an HTTP status code, or "none" when no response arrived.</summary>
     public static string StatusClass(int statusCode) => statusCode switch

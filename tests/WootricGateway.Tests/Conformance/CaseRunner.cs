@@ -57,7 +57,10 @@ internal static class CaseRunner
         return (testCase.Timeout * settleCount) + (RequestTimeout * requestCount) + StartupAllowance;
     }
 
-    public static async Task<CaseOutcome> RunAsync(ConformanceCase testCase, CancellationToken cancellationToken)
+    public static async Task<CaseOutcome> RunAsync(
+        ConformanceCase testCase,
+        CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string?>? storeConfiguration = null)
     {
         var failures = new List<string>();
 
@@ -74,7 +77,7 @@ internal static class CaseRunner
             upstream.Response = UpstreamResponse.FromJson(upstreamSettings);
         }
 
-        var gateway = await GatewayUnderTest.StartAsync(BuildConfiguration(testCase, wootric, upstream), cancellationToken);
+        var gateway = await GatewayUnderTest.StartAsync(BuildConfiguration(testCase, wootric, upstream, storeConfiguration), cancellationToken);
         IReadOnlyList<ClientExchange> exchanges;
         try
         {
@@ -96,11 +99,16 @@ internal static class CaseRunner
     }
 
     /// <summary>
-    /// Returns the gateway configuration for a case: <see cref="BuildConfiguration(FakeWootricServer, RecordingUpstream, IEnumerable{KeyValuePair{string, string}})"/>
-    /// with the case's own <c>config</c> on top, where a null value unsets a key.
+    /// Returns the gateway configuration for a case: <see cref="BuildConfiguration(FakeWootricServer, RecordingUpstream, IEnumerable{KeyValuePair{string, string}})"/>,
+    /// then <paramref name="storeConfiguration"/> (Redis settings, for example), then the case's own
+    /// <c>config</c>, where a null value unsets a key.
     /// </summary>
-    public static Dictionary<string, string?> BuildConfiguration(ConformanceCase testCase, FakeWootricServer wootric, RecordingUpstream upstream) =>
-        BuildConfiguration(wootric, upstream, testCase.Configuration);
+    public static Dictionary<string, string?> BuildConfiguration(
+        ConformanceCase testCase,
+        FakeWootricServer wootric,
+        RecordingUpstream upstream,
+        IReadOnlyDictionary<string, string?>? storeConfiguration = null) =>
+        BuildConfiguration(wootric, upstream, (storeConfiguration ?? new Dictionary<string, string?>()).Concat(testCase.Configuration));
 
     /// <summary>
     /// Returns a gateway configuration that points at the fakes: their addresses and credentials,

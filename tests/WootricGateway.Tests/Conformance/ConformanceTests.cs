@@ -42,3 +42,29 @@ public sealed class ConformanceTests(ITestOutputHelper output)
         Assert.True(outcome.Failures.Count == 0, outcome.Report());
     }
 }
+
+/// <summary>Runs every conformance case again with user state, ids and work in a real Redis server.</summary>
+[Collection(ConformanceCollectionDefinition.Name)]
+public sealed class ConformanceRedisTests(ITestOutputHelper output, WootricGateway.Tests.State.RedisServerFixture redis)
+    : IClassFixture<WootricGateway.Tests.State.RedisServerFixture>
+{
+    public static TheoryData<string> CaseIds() => ConformanceTests.CaseIds();
+
+    [Theory]
+    [MemberData(nameof(CaseIds))]
+    public async Task GatewayWithRedis_SatisfiesCase(string caseId)
+    {
+        var directory = CaseDirectory.Locate();
+        Assert.True(directory.IsFound, directory.DescribeNotFound());
+
+        var testCase = ConformanceCase.Load(directory.GetCaseFile(caseId));
+        using var timeout = new CancellationTokenSource(CaseRunner.GetCaseTimeout(testCase));
+        var outcome = await CaseRunner.RunAsync(testCase, timeout.Token, redis.IsolatedConfiguration());
+        if (outcome.Failures.Count == 0)
+        {
+            output.WriteLine(outcome.Diagnostics);
+        }
+
+        Assert.True(outcome.Failures.Count == 0, outcome.Report());
+    }
+}

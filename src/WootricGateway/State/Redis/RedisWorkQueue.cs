@@ -1,0 +1,274 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+using WootricGateway.Delivery;
+using WootricGateway.Metrics;
+
+namespace WootricGateway.State.Redis;
+
+/// <summary>
+/// The work queue as a Redis stream read by one consumer group, so every replica shares the work.
+/// </summary>
+/// <remarks>
+/// A user is queued once: a per-user <c>queued</c> flag (<c>SET NX</c>) guards the <c>XADD</c>, and
+/// the flag is cleared when a replica takes the entry, so a change during a sync queues the user
+/// again. Entries are acknowledged and deleted only after the sync finished, so nothing is trimmed
+/// unacknowledged. Entries left by a dead replica are claimed after <see cref="RedisOptions.ClaimIdleTimeout"/>.
+/// Retries wait in a sorted set until they are due.
+/// </remarks>
+internal sealed partial class RedisWorkQueue : BackgroundService, IWorkQueue
+{
+    /// <summary>Moves due retries into the stream atomically; both keys share the <c>{work}</c> hash tag.</summary>
+    private const string MoveDueScript = """
+        local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, 100)
+        for _, member in ipairs(due) do
+          local item = cjson.decode(member)
+          redis.call('XADD', KEYS[1], '*', 'account', item.account, 'user', item.user, 'attempt', item.attempt)
+          redis.call('ZREM', KEYS[2], member)
+        end
+        return #due
+        """;
+
+    /// <summary>
+    /// How long a <c>queued</c> flag may outlive a lost <c>XADD</c> (a crash between the two); until it
+    /// expires, changes for that user coalesce into nothing.
+    /// </summary>
+    private static readonly TimeSpan QueuedFlagTtl = TimeSpan.FromMinutes(10);
+
+    private readonly RedisConnection _redis;
+    private readonly RedisOptions _options;
+    private readonly GatewayMetrics _metrics;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger<RedisWorkQueue> _logger;
+    private readonly Channel<WorkItem> _local;
+    private readonly string _consumer;
+    private readonly int _batchSize;
+    private bool _groupCreated;
+
+    public RedisWorkQueue(
+        RedisConnection redis,
+        IOptions<RedisOptions> options,
+        IOptions<DeliveryOptions> deliveryOptions,
+        GatewayMetrics metrics,
+        TimeProvider timeProvider,
+        ILogger<RedisWorkQueue> logger)
+    {
+        _redis = redis;
+        _options = options.Value;
+        _metrics = metrics;
+        _timeProvider = timeProvider;
+        _logger = logger;
+        _batchSize = deliveryOptions.Value.Concurrency;
+        _local = Channel.CreateBounded<WorkItem>(_batchSize);
+        // Host name and process id stay the same when a container restarts (its process is pid 1), so a
+        // restarted replica finds its own unacknowledged entries at once.
+        _consumer = _options.ConsumerName is { Length: > 0 } name ? name : $"{Environment.MachineName}-{Environment.ProcessId}";
+    }
+
+    public async ValueTask EnqueueAsync(UserRef user, CancellationToken cancellationToken)
+    {
+        var flagged = await _redis.RunAsync(
+            database => database.StringSetAsync(_redis.Keys.Queued(user), 1, QueuedFlagTtl, When.NotExists),
+            cancellationToken);
+        if (!flagged)
+        {
+            // Already waiting: this change is picked up by that entry.
+            return;
+        }
+
+        await _redis.RunAsync(
+            database => database.StreamAddAsync(_redis.Keys.WorkStream, [new("account", user.Account), new("user", user.Key), new("attempt", 0)]),
+            cancellationToken);
+    }
+
+    public ValueTask<WorkItem> DequeueAsync(CancellationToken cancellationToken) => _local.Reader.ReadAsync(cancellationToken);
+
+    public async ValueTask CompleteAsync(WorkItem item, CancellationToken cancellationToken)
+    {
+        if (item.EntryId is not { } id)
+        {
+            return;
+        }
+
+        await _redis.RunAsync(database => database.StreamAcknowledgeAsync(_redis.Keys.WorkStream, _redis.Keys.ConsumerGroup, id), cancellationToken);
+        await _redis.RunAsync(database => database.StreamDeleteAsync(_redis.Keys.WorkStream, [id]), cancellationToken);
+    }
+
+    public async ValueTask RetryAsync(WorkItem item, TimeSpan delay, bool countAttempt, CancellationToken cancellationToken)
+    {
+        var attempt = countAttempt ? item.Attempt + 1 : item.Attempt;
+        var member = JsonSerializer.Serialize(new { account = item.User.Account, user = item.User.Key, attempt });
+        var dueAt = (_timeProvider.GetUtcNow() + delay).ToUnixTimeMilliseconds();
+
+        // Changes arriving while the retry waits coalesce into it, as they do for a queued entry.
+        await _redis.RunAsync(database => database.StringSetAsync(_redis.Keys.Queued(item.User), 1, QueuedFlagTtl), cancellationToken);
+        await _redis.RunAsync(database => database.SortedSetAddAsync(_redis.Keys.DelayedWork, member, dueAt), cancellationToken);
+        await CompleteAsync(item, cancellationToken);
+    }
+
+    public async ValueTask<long> GetBacklogAsync(CancellationToken cancellationToken)
+    {
+        var queued = await _redis.RunAsync(database => database.StreamLengthAsync(_redis.Keys.WorkStream), cancellationToken);
+        var delayed = await _redis.RunAsync(database => database.SortedSetLengthAsync(_redis.Keys.DelayedWork), cancellationToken);
+        return queued + delayed;
+    }
+
+    /// <summary>
+    /// Feeds the local channel: first this consumer's own unacknowledged entries (from before a
+    /// restart), then new entries, due retries and entries claimed from dead consumers.
+    /// </summary>
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        LogStarted(_logger, _consumer);
+        var readOwnPending = true;
+        var nextClaim = _timeProvider.GetUtcNow();
+        var nextBacklogReport = _timeProvider.GetUtcNow();
+        var failing = false;
+
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await EnsureGroupAsync(stoppingToken);
+                var now = _timeProvider.GetUtcNow();
+                if (now >= nextBacklogReport)
+                {
+                    _metrics.DeliveryBacklog.Set(await GetBacklogAsync(stoppingToken));
+                    nextBacklogReport = now + TimeSpan.FromMilliseconds(500);
+                }
+
+                await _redis.RunAsync(
+                    database => database.ScriptEvaluateAsync(MoveDueScript, [_redis.Keys.WorkStream, _redis.Keys.DelayedWork], [now.ToUnixTimeMilliseconds()]),
+                    stoppingToken);
+
+                var delivered = 0;
+                if (now >= nextClaim)
+                {
+                    delivered += await ClaimAbandonedAsync(stoppingToken);
+                    nextClaim = now + TimeSpan.FromTicks(_options.ClaimIdleTimeout.Ticks / 4);
+                }
+
+                delivered += await ReadAsync(readOwnPending ? "0" : ">", stoppingToken);
+                readOwnPending = false;
+                if (failing)
+                {
+                    failing = false;
+                    LogResumed(_logger);
+                }
+
+                if (delivered == 0)
+                {
+                    await Task.Delay(_options.PollInterval, _timeProvider, stoppingToken);
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception exception) when (RedisConnection.IsOutage(exception) || exception is RedisException)
+            {
+                // A Redis restarted without persistence has lost the group; create it again.
+                if (exception.Message.Contains("NOGROUP", StringComparison.Ordinal))
+                {
+                    _groupCreated = false;
+                }
+
+                if (!failing)
+                {
+                    failing = true;
+                    LogReadFailed(_logger, exception.GetType().Name);
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(1), _timeProvider, stoppingToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task EnsureGroupAsync(CancellationToken cancellationToken)
+    {
+        if (_groupCreated)
+        {
+            return;
+        }
+
+        try
+        {
+            await _redis.RunAsync(
+                database => database.StreamCreateConsumerGroupAsync(_redis.Keys.WorkStream, _redis.Keys.ConsumerGroup, "0-0", createStream: true),
+                cancellationToken);
+        }
+        catch (RedisServerException exception) when (exception.Message.Contains("BUSYGROUP", StringComparison.Ordinal))
+        {
+            // The group exists already, created by this or another replica.
+        }
+
+        _groupCreated = true;
+    }
+
+    private async Task<int> ReadAsync(RedisValue position, CancellationToken cancellationToken)
+    {
+        // Read only as much as the local channel can take, so entries do not idle here unprocessed.
+        var room = _batchSize - _local.Reader.Count;
+        if (room <= 0)
+        {
+            return 0;
+        }
+
+        var entries = await _redis.RunAsync(
+            database => database.StreamReadGroupAsync(_redis.Keys.WorkStream, _redis.Keys.ConsumerGroup, _consumer, position, room),
+            cancellationToken);
+        foreach (var entry in entries)
+        {
+            await DeliverAsync(entry, cancellationToken);
+        }
+
+        return entries.Length;
+    }
+
+    private async Task<int> ClaimAbandonedAsync(CancellationToken cancellationToken)
+    {
+        var claimed = await _redis.RunAsync(
+            database => database.StreamAutoClaimAsync(
+                _redis.Keys.WorkStream,
+                _redis.Keys.ConsumerGroup,
+                _consumer,
+                (long)_options.ClaimIdleTimeout.TotalMilliseconds,
+                "0-0",
+                _batchSize),
+            cancellationToken);
+        foreach (var entry in claimed.ClaimedEntries)
+        {
+            if (!entry.IsNull)
+            {
+                var entryId = entry.Id.ToString();
+                LogClaimed(_logger, entryId);
+                await DeliverAsync(entry, cancellationToken);
+            }
+        }
+
+        return claimed.ClaimedEntries.Length;
+    }
+
+    private async Task DeliverAsync(StreamEntry entry, CancellationToken cancellationToken)
+    {
+        var user = new UserRef(entry["account"].ToString(), entry["user"].ToString());
+        var attempt = (int)entry["attempt"];
+
+        // Clear the flag before the sync reads the state, so any later change queues the user again.
+        await _redis.RunAsync(database => database.KeyDeleteAsync(_redis.Keys.Queued(user)), cancellationToken);
+        await _local.Writer.WriteAsync(new WorkItem(user, attempt, entry.Id.ToString()), cancellationToken);
+    }
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Information, Message = "Reading the Redis work stream as consumer {Consumer}")]
+    private static partial void LogStarted(ILogger logger, string consumer);
+
+    [LoggerMessage(EventId = 4102, Level = LogLevel.Warning, Message = "Reading the Redis work stream failed ({Error}); retrying every second")]
+    private static partial void LogReadFailed(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 4103, Level = LogLevel.Information, Message = "Reading the Redis work stream resumed")]
+    private static partial void LogResumed(ILogger logger);
+
+    [LoggerMessage(EventId = 4104, Level = LogLevel.Information, Message = "Claimed work entry {EntryId} left unacknowledged by another consumer")]
+    private static partial void LogClaimed(ILogger logger, string entryId);
+}
