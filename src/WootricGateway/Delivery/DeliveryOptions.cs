@@ -21,8 +21,11 @@ public sealed class DeliveryOptions
     /// <summary>The longest retry delay. Default: 5 minutes.</summary>
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>How long one worker keeps the lease on a user while resolving and writing it. Default: 2 minutes.</summary>
-    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromMinutes(2);
+    /// <summary>
+    /// How long a user's lease lasts without renewal. A running sync renews it every third of this,
+    /// so this is also how long a crashed replica blocks the user. Default: 30 seconds.
+    /// </summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How long a page visit waits for its user to exist in Wootric before it is dropped. Default: 7 days.</summary>
     public TimeSpan PendingPageViewTtl { get; set; } = TimeSpan.FromDays(7);

@@ -53,6 +53,8 @@ internal sealed partial class UserSynchronizer(
             return new SyncResult(SyncOutcome.Retry, "lease_busy", RetryAfter: TimeSpan.FromMilliseconds(250), CountsAsAttempt: false);
         }
 
+        using var renewal = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var renewing = RenewLeaseAsync(user, leaseKey, leaseToken, renewal.Token);
         try
         {
             IWootricApi api = account.IsDryRun ? dryRunApi : httpApi;
@@ -77,7 +79,39 @@ internal sealed partial class UserSynchronizer(
         }
         finally
         {
+            await renewal.CancelAsync();
+            await renewing;
             await leases.ReleaseAsync(leaseKey, leaseToken, CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// Extends the lease every third of its duration while the sync runs, so a long sync keeps it
+    /// and a crashed replica's lease lapses after one duration.
+    /// </summary>
+    private async Task RenewLeaseAsync(UserRef user, string leaseKey, string leaseToken, CancellationToken cancellationToken)
+    {
+        var interval = _delivery.LeaseDuration / 3;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(interval, timeProvider, cancellationToken);
+                if (!await leases.TryExtendAsync(leaseKey, leaseToken, _delivery.LeaseDuration, cancellationToken))
+                {
+                    LogLeaseLost(logger, user);
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The sync finished.
+        }
+        catch (Exception exception) when (State.Redis.RedisConnection.IsOutage(exception))
+        {
+            // The lease lapses on its own; the sync finishes or fails with the outage.
+            LogLeaseLost(logger, user);
         }
     }
 
@@ -375,6 +409,9 @@ internal sealed partial class UserSynchronizer(
 
         return true;
     }
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Warning, Message = "Could not extend the lease on {User}; another worker may take the user over")]
+    private static partial void LogLeaseLost(ILogger logger, UserRef user);
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Debug, Message = "Created Wootric end user {WootricId} for {User}")]
     private static partial void LogCreated(ILogger logger, UserRef user, long wootricId);

@@ -29,7 +29,10 @@ public interface ILeaseManager
     /// <summary>Takes the lease on <paramref name="resource"/>; returns its token, or null when another holder has it.</summary>
     ValueTask<string?> TryAcquireAsync(string resource, TimeSpan duration, CancellationToken cancellationToken);
 
-    /// <summary>Releases the lease if <paramref name="token"/> still holds it.</summary>
+    /// <summary>Extends the lease to <paramref name="duration"/> from now; returns false when <paramref name="token"/> no longer has it.</summary>
+    ValueTask<bool> TryExtendAsync(string resource, string token, TimeSpan duration, CancellationToken cancellationToken);
+
+    /// <summary>Releases the lease if <paramref name="token"/> still has it.</summary>
     ValueTask ReleaseAsync(string resource, string token, CancellationToken cancellationToken);
 }
 

@@ -35,6 +35,14 @@ internal sealed class InMemoryLeaseManager(TimeProvider timeProvider) : ILeaseMa
         }
     }
 
+    public ValueTask<bool> TryExtendAsync(string resource, string token, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var extended = _leases.TryGetValue(resource, out var held)
+            && held.Token == token
+            && _leases.TryUpdate(resource, (token, timeProvider.GetUtcNow() + duration), held);
+        return ValueTask.FromResult(extended);
+    }
+
     public ValueTask ReleaseAsync(string resource, string token, CancellationToken cancellationToken)
     {
         if (_leases.TryGetValue(resource, out var held) && held.Token == token)

@@ -10,6 +10,19 @@ internal sealed class RedisLeaseManager(RedisConnection redis) : ILeaseManager
         return 0
         """;
 
+    private const string ExtendScript = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+        return 0
+        """;
+
+    public async ValueTask<bool> TryExtendAsync(string resource, string token, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var extended = await redis.RunAsync(
+            database => database.ScriptEvaluateAsync(ExtendScript, [redis.Keys.Lease(resource)], [token, (long)duration.TotalMilliseconds]),
+            cancellationToken);
+        return (int)extended == 1;
+    }
+
     public async ValueTask<string?> TryAcquireAsync(string resource, TimeSpan duration, CancellationToken cancellationToken)
     {
         var token = Guid.NewGuid().ToString("N");

@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using WootricGateway.Tests.Fakes;
+
+namespace WootricGateway.Tests.State;
+
+/// <summary>
+/// The gateway as a separate operating-system process (the built WootricGateway.dll), so a test can
+/// kill it with SIGKILL, which an in-process host cannot simulate.
+/// </summary>
+internal sealed class GatewayProcess : IDisposable
+{
+    private readonly Process _process;
+
+    private GatewayProcess(Process process, Uri proxyAddress)
+    {
+        _process = process;
+        ProxyAddress = proxyAddress;
+    }
+
+    public Uri ProxyAddress { get; }
+
+    /// <summary>Starts <c>dotnet WootricGateway.dll</c> with <paramref name="configuration"/> as environment variables and waits for <c>/healthz</c>.</summary>
+    public static async Task<GatewayProcess> StartAsync(IReadOnlyDictionary<string, string?> configuration, CancellationToken cancellationToken)
+    {
+        var proxyAddress = new Uri($"http://127.0.0.1:{Loopback.PickFreePort()}/");
+        var managementAddress = new Uri($"http://127.0.0.1:{Loopback.PickFreePort()}/");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "WootricGateway.dll"));
+        foreach (var (key, value) in configuration)
+        {
+            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        start.Environment["Kestrel__Endpoints__Proxy__Url"] = proxyAddress.GetLeftPart(UriPartial.Authority);
+        start.Environment["Kestrel__Endpoints__Management__Url"] = managementAddress.GetLeftPart(UriPartial.Authority);
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet WootricGateway.dll could not be started.");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        var gateway = new GatewayProcess(process, proxyAddress);
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var waited = Stopwatch.StartNew();
+        while (waited.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Assert.False(process.HasExited, $"the gateway process exited with {(process.HasExited ? process.ExitCode : 0)} while starting");
+            try
+            {
+                using var response = await client.GetAsync(new Uri(managementAddress, "/healthz"), cancellationToken);
+                if (response.IsSuccessStatusCode)
+                {
+                    return gateway;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+
+        gateway.Kill();
+        throw new TimeoutException("The gateway process did not answer /healthz within 30 s.");
+    }
+
+    /// <summary>Kills the process with SIGKILL: no shutdown, no flush, no acknowledgement.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(10_000);
+        }
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        _process.Dispose();
+    }
+}

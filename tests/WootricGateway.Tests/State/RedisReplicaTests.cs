@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using WootricGateway.Tests.Conformance;
+using WootricGateway.Tests.Fakes;
+using Xunit.Abstractions;
+
+namespace WootricGateway.Tests.State;
+
+/// <summary>Several gateways sharing one real Redis server, with crashes and a Redis outage.</summary>
+public sealed class RedisReplicaTests(RedisServerFixture redis, ITestOutputHelper output) : IClassFixture<RedisServerFixture>
+{
+    private static HttpClient CreateClient() => new(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { Timeout = TimeSpan.FromSeconds(30) };
+
+    private static StringContent Identify(string userId, string messageId) => new(
+        $$$"""{"type":"identify","userId":"{{{userId}}}","messageId":"{{{messageId}}}","traits":{"email":"{{{userId}}}@example.test","plan":"team"}}""",
+        Encoding.UTF8,
+        "application/json");
+
+    private static Dictionary<string, string?> Configuration(FakeWootricServer wootric, RecordingUpstream upstream, Dictionary<string, string?> store) =>
+        CaseRunner.BuildConfiguration(wootric, upstream, store.Concat(new Dictionary<string, string?>
+        {
+            ["Wootric:RequestsPerMinute"] = "6000",
+            ["Delivery:MaxAttempts"] = "100",
+        }));
+
+    [Fact]
+    public async Task TwoReplicas_CreateUserOnce()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
+        wootric.ApplyFaults(JsonNode.Parse("""{"latency_ms": 50}""")!);
+        var store = redis.IsolatedConfiguration();
+        await using var first = await GatewayUnderTest.StartAsync(Configuration(wootric, upstream, store), timeout.Token);
+        await using var second = await GatewayUnderTest.StartAsync(Configuration(wootric, upstream, store), timeout.Token);
+        using var client = CreateClient();
+
+        var sends = Enumerable.Range(0, 200).Select(async i =>
+        {
+            var gateway = i % 2 == 0 ? first : second;
+            using var response = await client.PostAsync(new Uri(gateway.ProxyAddress, "/v1/identify"), Identify("shared-user", $"m-{i}"), timeout.Token);
+            return response.StatusCode;
+        });
+        var statuses = await Task.WhenAll(sends);
+
+        Assert.All(statuses, status => Assert.Equal(HttpStatusCode.OK, status));
+        var firstSettled = await first.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(45), timeout.Token);
+        Assert.True(firstSettled.IsSettled, firstSettled.LastObservation);
+        var secondSettled = await second.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(45), timeout.Token);
+        Assert.True(secondSettled.IsSettled, secondSettled.LastObservation);
+        Assert.Equal(1, wootric.CreateCount);
+        Assert.Equal("shared-user", Assert.Single(wootric.EndUsers).ExternalId);
+    }
+
+    [Fact]
+    public async Task KilledReplica_WorkCompletedByAnother()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
+
+        // Slow creates keep syncs in flight when the first replica is killed.
+        wootric.ApplyFaults(JsonNode.Parse("""{"rules":[{"method":"POST","path":"/v1/end_users","latency_ms":1500}]}""")!);
+        var store = redis.IsolatedConfiguration();
+        store["Redis:ClaimIdleTimeout"] = "00:00:03";
+        store["Delivery:LeaseDuration"] = "00:00:03";
+        var configuration = Configuration(wootric, upstream, store);
+        const int users = 20;
+
+        using (var killed = await GatewayProcess.StartAsync(configuration, timeout.Token))
+        {
+            using var client = CreateClient();
+            for (var i = 0; i < users; i++)
+            {
+                using var response = await client.PostAsync(new Uri(killed.ProxyAddress, "/v1/identify"), Identify($"crash-user-{i}", $"m-{i}"), timeout.Token);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+
+            // Kill as soon as the first create is in progress at Wootric.
+            var waited = Stopwatch.StartNew();
+            while (!wootric.Requests.Any(request => request.Method == "POST") && waited.Elapsed < TimeSpan.FromSeconds(20))
+            {
+                await Task.Delay(20, timeout.Token);
+            }
+
+            killed.Kill();
+        }
+
+        var createsBeforeTakeover = wootric.CreateCount;
+        Assert.True(createsBeforeTakeover < users, $"the killed replica finished all {users} users before it was killed; nothing was left to take over");
+
+        await using var survivor = await GatewayUnderTest.StartAsync(configuration, timeout.Token);
+        var settled = await survivor.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(60), timeout.Token);
+        Assert.True(settled.IsSettled, settled.LastObservation);
+
+        output.WriteLine($"creates before the kill was noticed: {createsBeforeTakeover}, after takeover: {wootric.CreateCount}");
+        Assert.Equal(users, wootric.EndUsers.Count);
+        Assert.Equal(users, wootric.CreateCount);
+        Assert.Equal(users, wootric.EndUsers.Select(user => user.ExternalId).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task RedisOutage_ProxyingContinuesAndEventsApplied()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(150));
+        var ownServer = await RedisServer.StartAsync(requireOwned: true);
+        try
+        {
+            await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
+            await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
+            var store = new Dictionary<string, string?>
+            {
+                ["Redis:Configuration"] = ownServer.Configuration + ",connectTimeout=1000",
+                ["Redis:KeyPrefix"] = "outage",
+                ["Redis:OperationTimeout"] = "00:00:01",
+                ["Redis:PollInterval"] = "00:00:00.020",
+            };
+            await using var gateway = await GatewayUnderTest.StartAsync(Configuration(wootric, upstream, store), timeout.Token);
+            using var client = CreateClient();
+            var sent = 0;
+            var slowest = TimeSpan.Zero;
+
+            async Task SendAsync()
+            {
+                var started = Stopwatch.StartNew();
+                using var response = await client.PostAsync(new Uri(gateway.ProxyAddress, "/v1/identify"), Identify($"outage-user-{sent}", $"m-{sent}"), timeout.Token);
+                slowest = started.Elapsed > slowest ? started.Elapsed : slowest;
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                sent++;
+            }
+
+            for (var i = 0; i < 5; i++)
+            {
+                await SendAsync();
+            }
+
+            var before = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), timeout.Token);
+            Assert.True(before.IsSettled, before.LastObservation);
+
+            // Redis goes away for 20 s while traffic continues.
+            await ownServer.StopAsync();
+            var outageEnds = Stopwatch.StartNew();
+            while (outageEnds.Elapsed < TimeSpan.FromSeconds(20))
+            {
+                await SendAsync();
+                await Task.Delay(250, timeout.Token);
+            }
+
+            ownServer = await ownServer.RestartAsync();
+            var after = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(60), timeout.Token);
+            Assert.True(after.IsSettled, after.LastObservation);
+
+            output.WriteLine($"sent {sent} identifies; slowest proxied request {slowest.TotalMilliseconds:F0} ms");
+            Assert.Equal(sent, upstream.Exchanges.Count);
+            Assert.Equal(sent, wootric.CreateCount);
+            Assert.Equal(sent, wootric.EndUsers.Select(user => user.ExternalId).Distinct().Count());
+        }
+        finally
+        {
+            await ownServer.DisposeAsync();
+        }
+    }
+}
