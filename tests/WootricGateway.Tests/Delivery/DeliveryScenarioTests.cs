@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using System.Text.Json.Nodes;
 using WootricGateway.Tests.Conformance;
 using WootricGateway.Tests.Fakes;
@@ -23,13 +22,6 @@ public sealed class DeliveryScenarioTests
         return (upstream, wootric, gateway);
     }
 
-    private static HttpClient CreateClient() => new(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { Timeout = TimeSpan.FromSeconds(30) };
-
-    private static StringContent Identify(string userId, string messageId, string plan) => new(
-        $$$"""{"type":"identify","userId":"{{{userId}}}","messageId":"{{{messageId}}}","traits":{"email":"{{{userId}}}@example.test","plan":"{{{plan}}}"}}""",
-        Encoding.UTF8,
-        "application/json");
-
     [Fact]
     public async Task ConcurrentIdentifies_CreateOnce()
     {
@@ -39,10 +31,10 @@ public sealed class DeliveryScenarioTests
         await using (wootric)
         await using (gateway)
         {
-            using var client = CreateClient();
+            using var client = TestTraffic.CreateClient();
             var sends = Enumerable.Range(0, 200).Select(async i =>
             {
-                using var response = await client.PostAsync(new Uri(gateway.ProxyAddress, "/v1/identify"), Identify("burst-user", $"m-{i}", "plan-" + (i % 3)), timeout.Token);
+                using var response = await client.PostAsync(new Uri(gateway.ProxyAddress, "/v1/identify"), TestTraffic.Identify("burst-user", $"m-{i}", "plan-" + (i % 3)), timeout.Token);
                 return response.StatusCode;
             });
 
@@ -67,13 +59,13 @@ public sealed class DeliveryScenarioTests
         await using (gateway)
         {
             var known = wootric.Seed(700900001, new EndUserFields { Email = "known-user@example.test", ExternalId = "known-user" });
-            using var client = CreateClient();
+            using var client = TestTraffic.CreateClient();
 
             for (var batch = 0; batch < 10; batch++)
             {
                 var sends = Enumerable.Range(0, 100).Select(async i =>
                 {
-                    using var response = await client.PostAsync(new Uri(gateway.ProxyAddress, "/v1/identify"), Identify("known-user", $"m-{batch}-{i}", "pro"), timeout.Token);
+                    using var response = await client.PostAsync(new Uri(gateway.ProxyAddress, "/v1/identify"), TestTraffic.Identify("known-user", $"m-{batch}-{i}", "pro"), timeout.Token);
                     Assert.Equal(HttpStatusCode.OK, response.StatusCode);
                 });
                 await Task.WhenAll(sends);
@@ -96,14 +88,14 @@ public sealed class DeliveryScenarioTests
         await using (wootric)
         await using (gateway)
         {
-            using var client = CreateClient();
+            using var client = TestTraffic.CreateClient();
             wootric.ApplyFaults(JsonNode.Parse("""{"rules":[{"path_prefix":"/v1/","status":503,"count":1000000}]}""")!);
 
             var outageEnds = DateTimeOffset.UtcNow.AddSeconds(30);
             var sent = 0;
             while (DateTimeOffset.UtcNow < outageEnds)
             {
-                using var response = await client.PostAsync(new Uri(gateway.ProxyAddress, "/v1/identify"), Identify($"outage-{sent}", $"m-{sent}", "trial"), timeout.Token);
+                using var response = await client.PostAsync(new Uri(gateway.ProxyAddress, "/v1/identify"), TestTraffic.Identify($"outage-{sent}", $"m-{sent}", "trial"), timeout.Token);
                 Assert.Equal(HttpStatusCode.OK, response.StatusCode);
                 sent++;
                 await Task.Delay(500, timeout.Token);

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Text;
 using System.Text.Json.Nodes;
 using WootricGateway.Tests.Conformance;
 using WootricGateway.Tests.Fakes;
@@ -11,13 +10,6 @@ namespace WootricGateway.Tests.State;
 /// <summary>Several gateways sharing one real Redis server, with crashes and a Redis outage.</summary>
 public sealed class RedisReplicaTests(RedisServerFixture redis, ITestOutputHelper output) : IClassFixture<RedisServerFixture>
 {
-    private static HttpClient CreateClient() => new(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { Timeout = TimeSpan.FromSeconds(30) };
-
-    private static StringContent Identify(string userId, string messageId) => new(
-        $$$"""{"type":"identify","userId":"{{{userId}}}","messageId":"{{{messageId}}}","traits":{"email":"{{{userId}}}@example.test","plan":"team"}}""",
-        Encoding.UTF8,
-        "application/json");
-
     private static Dictionary<string, string?> Configuration(FakeWootricServer wootric, RecordingUpstream upstream, Dictionary<string, string?> store) =>
         CaseRunner.BuildConfiguration(wootric, upstream, store.Concat(new Dictionary<string, string?>
         {
@@ -36,12 +28,12 @@ public sealed class RedisReplicaTests(RedisServerFixture redis, ITestOutputHelpe
         // One replica is a separate process, the other runs in this one; they share only Redis.
         using var first = await GatewayProcess.StartAsync(Configuration(wootric, upstream, store), timeout.Token);
         await using var second = await GatewayUnderTest.StartAsync(Configuration(wootric, upstream, store), timeout.Token);
-        using var client = CreateClient();
+        using var client = TestTraffic.CreateClient();
 
         var sends = Enumerable.Range(0, 200).Select(async i =>
         {
             var proxy = i % 2 == 0 ? first.ProxyAddress : second.ProxyAddress;
-            using var response = await client.PostAsync(new Uri(proxy, "/v1/identify"), Identify("shared-user", $"m-{i}"), timeout.Token);
+            using var response = await client.PostAsync(new Uri(proxy, "/v1/identify"), TestTraffic.Identify("shared-user", $"m-{i}"), timeout.Token);
             return response.StatusCode;
         });
         var statuses = await Task.WhenAll(sends);
@@ -72,10 +64,10 @@ public sealed class RedisReplicaTests(RedisServerFixture redis, ITestOutputHelpe
 
         using (var killed = await GatewayProcess.StartAsync(configuration, timeout.Token))
         {
-            using var client = CreateClient();
+            using var client = TestTraffic.CreateClient();
             for (var i = 0; i < users; i++)
             {
-                using var response = await client.PostAsync(new Uri(killed.ProxyAddress, "/v1/identify"), Identify($"crash-user-{i}", $"m-{i}"), timeout.Token);
+                using var response = await client.PostAsync(new Uri(killed.ProxyAddress, "/v1/identify"), TestTraffic.Identify($"crash-user-{i}", $"m-{i}"), timeout.Token);
                 Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             }
 
@@ -119,14 +111,14 @@ public sealed class RedisReplicaTests(RedisServerFixture redis, ITestOutputHelpe
                 ["Redis:PollInterval"] = "00:00:00.020",
             };
             await using var gateway = await GatewayUnderTest.StartAsync(Configuration(wootric, upstream, store), timeout.Token);
-            using var client = CreateClient();
+            using var client = TestTraffic.CreateClient();
             var sent = 0;
             var slowest = TimeSpan.Zero;
 
             async Task SendAsync()
             {
                 var started = Stopwatch.StartNew();
-                using var response = await client.PostAsync(new Uri(gateway.ProxyAddress, "/v1/identify"), Identify($"outage-user-{sent}", $"m-{sent}"), timeout.Token);
+                using var response = await client.PostAsync(new Uri(gateway.ProxyAddress, "/v1/identify"), TestTraffic.Identify($"outage-user-{sent}", $"m-{sent}"), timeout.Token);
                 slowest = started.Elapsed > slowest ? started.Elapsed : slowest;
                 Assert.Equal(HttpStatusCode.OK, response.StatusCode);
                 sent++;

@@ -121,7 +121,7 @@ internal sealed class RedisServer : IAsyncDisposable
         return process;
     }
 
-    /// <summary>Waits until the server answers PING on its port.</summary>
+    /// <summary>Waits until the server replies to PING on its port.</summary>
     private async Task WaitUntilReadyAsync(TimeSpan timeout)
     {
         var deadline = Stopwatch.StartNew();
