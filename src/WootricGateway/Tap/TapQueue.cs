@@ -7,6 +7,10 @@ namespace WootricGateway.Tap;
 /// The bounded hand-off between request threads and the parser. Writers never wait: when the
 /// queue is full the capture is dropped and the caller counts it.
 /// </summary>
+/// <remarks>
+/// NOTE: captures here are in process memory only. A crash loses the few that the parser has not yet
+/// handed to the store, even with Redis; the <c>handed_off</c> outcome counts those that made it.
+/// </remarks>
 internal sealed class TapQueue
 {
     private readonly Channel<CapturedRequest> _channel;

@@ -85,6 +85,7 @@ internal sealed partial class TapWorker(
             }
 
             await sink.ConsumeAsync(batch, cancellationToken);
+            metrics.TapRequests.WithLabels("handed_off").Inc();
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {

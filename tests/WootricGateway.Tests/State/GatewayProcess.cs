@@ -11,13 +11,25 @@ internal sealed class GatewayProcess : IDisposable
 {
     private readonly Process _process;
 
-    private GatewayProcess(Process process, Uri proxyAddress)
+    private GatewayProcess(Process process, Uri proxyAddress, Uri managementAddress)
     {
         _process = process;
         ProxyAddress = proxyAddress;
+        ManagementAddress = managementAddress;
     }
 
     public Uri ProxyAddress { get; }
+
+    public Uri ManagementAddress { get; }
+
+    /// <summary>Returns the value of one sample from <c>/metrics</c>, for example <c>name{label="x"}</c>; 0 when absent.</summary>
+    public async Task<double> ReadMetricAsync(string sample, CancellationToken cancellationToken)
+    {
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var exposition = await client.GetStringAsync(new Uri(ManagementAddress, "/metrics"), cancellationToken);
+        var line = exposition.Split('\n').FirstOrDefault(text => text.StartsWith(sample + " ", StringComparison.Ordinal));
+        return line is null ? 0 : double.Parse(line[(sample.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     /// <summary>Starts <c>dotnet WootricGateway.dll</c> with <paramref name="configuration"/> as environment variables and waits for <c>/healthz</c>.</summary>
     public static async Task<GatewayProcess> StartAsync(IReadOnlyDictionary<string, string?> configuration, CancellationToken cancellationToken)
@@ -46,7 +58,7 @@ internal sealed class GatewayProcess : IDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var gateway = new GatewayProcess(process, proxyAddress);
+        var gateway = new GatewayProcess(process, proxyAddress, managementAddress);
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var waited = Stopwatch.StartNew();
         while (waited.Elapsed < TimeSpan.FromSeconds(30))

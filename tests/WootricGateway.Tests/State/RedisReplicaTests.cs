@@ -71,12 +71,16 @@ public sealed class RedisReplicaTests(RedisServerFixture redis, ITestOutputHelpe
                 Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             }
 
-            // Kill as soon as the first create is in progress at Wootric.
+            // Kill once every request is in Redis and the first create is in progress at Wootric.
             var waited = Stopwatch.StartNew();
-            while (!wootric.Requests.Any(request => request.Method == "POST") && waited.Elapsed < TimeSpan.FromSeconds(20))
+            while (waited.Elapsed < TimeSpan.FromSeconds(20)
+                && (await killed.ReadMetricAsync("wootric_gateway_tap_requests_total{outcome=\"handed_off\"}", timeout.Token) < users
+                    || !wootric.Requests.Any(request => request.Method == "POST")))
             {
                 await Task.Delay(20, timeout.Token);
             }
+
+            Assert.Equal(users, await killed.ReadMetricAsync("wootric_gateway_tap_requests_total{outcome=\"handed_off\"}", timeout.Token));
 
             killed.Kill();
         }
