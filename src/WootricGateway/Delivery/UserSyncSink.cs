@@ -28,11 +28,16 @@ internal sealed class UserSyncSink(
 
     public async ValueTask ConsumeAsync(TappedBatch batch, CancellationToken cancellationToken)
     {
+        // Every event of a request carries the request's write key, so account and scope are per batch.
+        var account = accounts.ForWriteKey(batch.WriteKey);
+        var scope = account is null ? null : DeduplicationScope(account, batch.WriteKey);
         var changed = new HashSet<UserRef>();
         foreach (var tapped in batch.Events)
         {
             var type = tapped is IdentifyEvent ? "identify" : "page";
-            var reason = await ApplyAsync(tapped, batch.ReceivedAt, changed, cancellationToken);
+            var reason = account is null
+                ? "unmapped_write_key"
+                : await ApplyAsync(tapped, account, scope!, batch.ReceivedAt, changed, cancellationToken);
             if (reason is not null)
             {
                 metrics.TapEvents.WithLabels(type, "skipped_" + reason).Inc();
@@ -46,17 +51,23 @@ internal sealed class UserSyncSink(
     }
 
     /// <summary>Applies one event; returns the skip reason, or null when it was applied (changed or not).</summary>
-    private async ValueTask<string?> ApplyAsync(SegmentEvent tapped, DateTimeOffset receivedAt, HashSet<UserRef> changed, CancellationToken cancellationToken)
+    private async ValueTask<string?> ApplyAsync(
+        SegmentEvent tapped,
+        WootricAccount account,
+        string scope,
+        DateTimeOffset receivedAt,
+        HashSet<UserRef> changed,
+        CancellationToken cancellationToken)
     {
-        var account = accounts.ForWriteKey(tapped.WriteKey);
-        if (account is null)
-        {
-            return "unmapped_write_key";
-        }
-
         if (tapped is PageEvent && _pageVisits == PageVisitMode.Off)
         {
             return "page_visits_off";
+        }
+
+        // Re-sent events are the common case under client retries, so they are dropped before any mapping.
+        if (tapped.MessageId is { } messageId && !await deduplicator.TryMarkAsync(scope, messageId, cancellationToken))
+        {
+            return "duplicate";
         }
 
         UserRef user;
@@ -102,12 +113,6 @@ internal sealed class UserSyncSink(
 
             default:
                 return "unsupported_type";
-        }
-
-        if (tapped.MessageId is { } messageId
-            && !await deduplicator.TryMarkAsync(DeduplicationScope(account, tapped.WriteKey), messageId, cancellationToken))
-        {
-            return "duplicate";
         }
 
         if (await states.UpdateAsync(user, mutate, cancellationToken))

@@ -1,0 +1,60 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using BenchmarkDotNet.Attributes;
+using WootricGateway.Segment;
+using WootricGateway.Wootric;
+
+namespace WootricGateway.Benchmarks;
+
+/// <summary>
+/// Throughput and allocations of the tap's parser and the identify mapping on realistic batches.
+/// MB/s = body bytes / mean time; the body sizes are printed as parameters.
+/// </summary>
+[MemoryDiagnoser]
+public class ParserBenchmarks
+{
+    private const string EventTemplate = """{"type":"TYPE","messageId":"bench-INDEX","timestamp":"2024-05-01T12:00:00.000Z","userId":"user-USER","event":"Item Viewed","properties":{"url":"https://www.example.test/item/INDEX","sku":"SKU-INDEX","price":12.5},"traits":{"email":"userUSER@example.test","plan":"team","seats":12,"createdAt":"2023-03-14T09:26:53.989Z","company":{"name":"Example Labs","size":40}},"context":{"library":{"name":"analytics-node-next","version":"3.1.0"},"ip":"203.0.113.10","page":{"path":"/pricing","url":"https://www.example.test/pricing"}}}""";
+
+    private ReadOnlySequence<byte> _body;
+    private SegmentRoute _route;
+    private IReadOnlyList<KeyValuePair<string, JsonElement>> _traits = [];
+
+    /// <summary>Events in the batch; 8 is a typical server flush, 1000 is close to Segment's 500 KB limit.</summary>
+    [Params(8, 1000)]
+    public int Events { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var builder = new StringBuilder("{\"batch\":[");
+        for (var i = 0; i < Events; i++)
+        {
+            if (i > 0)
+            {
+                builder.Append(',');
+            }
+
+            var type = (i % 4) switch { 0 => "identify", 1 => "page", _ => "track" };
+            builder.Append(EventTemplate
+                .Replace("TYPE", type, StringComparison.Ordinal)
+                .Replace("INDEX", i.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+                .Replace("USER", (i % 50).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
+        }
+
+        builder.Append("],\"sentAt\":\"2024-05-01T12:00:04.000Z\"}");
+        var bytes = Encoding.UTF8.GetBytes(builder.ToString());
+        _body = new ReadOnlySequence<byte>(bytes);
+        _route = SegmentRoutes.Classify("/v1/batch");
+        Console.WriteLine($"// body bytes: {bytes.Length}");
+
+        var first = (IdentifyEvent)SegmentParser.Parse(_body, _route, "wk", DateTimeOffset.UnixEpoch).Batch!.Events[0];
+        _traits = first.Traits;
+    }
+
+    [Benchmark]
+    public int ParseBatch() => SegmentParser.Parse(_body, _route, "wk", DateTimeOffset.UnixEpoch).Batch!.Events.Count;
+
+    [Benchmark]
+    public int MapIdentify() => EndUserMapping.MapIdentify(_traits).Properties.Count;
+}

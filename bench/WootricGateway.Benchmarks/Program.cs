@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(WootricGateway.Benchmarks.ParserBenchmarks).Assembly).Run(args);

@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""Loopback benchmark: WootricGateway against a bare YARP proxy, nginx and the upstream itself.
+
+Builds the gateway and the bare YARP baseline, starts every target on 127.0.0.1, drives each with
+wrk and bench/post.lua, and prints a Markdown table of medians with ratios against bare YARP and
+nginx. Only loopback addresses are used. Every run is bounded by --duration.
+"""
+
+import argparse
+import gzip
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+# Ports on loopback; the script fails early if one is taken.
+PORTS = {
+    "upstream": 19100,
+    "nginx": 19101,
+    "yarp": 19102,
+    "gateway-redis": 19103,
+    "gateway-memory": 19104,
+    "redis": 19105,
+    "management-redis": 19113,
+    "management-memory": 19114,
+}
+
+TARGETS = ["direct", "yarp", "nginx", "gateway-redis", "gateway-memory"]
+LABELS = {
+    "direct": "(a) direct to the upstream stub",
+    "yarp": "(b) bare YARP, one catch-all route",
+    "nginx": "(c) nginx reverse proxy",
+    "gateway-redis": "(d) WootricGateway, tap on, Redis",
+    "gateway-memory": "(e) WootricGateway, tap on, in memory",
+}
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def make_bodies(directory):
+    """Writes the three request bodies and returns {name: (file, path, content type, gzip)}."""
+    context = {
+        "library": {"name": "analytics-node-next", "version": "3.1.0"},
+        "ip": "203.0.113.10",
+        "userAgent": "Mozilla/5.0 (X11; Linux x86_64) ExampleBrowser/1.0",
+        "page": {"path": "/pricing", "referrer": "", "search": "", "title": "Pricing", "url": "https://www.example.test/pricing"},
+    }
+    small_batch = {
+        "batch": [
+            {"type": "identify", "messageId": "bench-m-1", "timestamp": "2024-05-01T12:00:00.000Z", "userId": "bench-user-1",
+             "traits": {"email": "bench.user@example.test", "plan": "team", "seats": 12, "createdAt": "2023-03-14T09:26:53.989Z",
+                        "company": {"name": "Example Labs", "size": 40}}, "context": context},
+            {"type": "page", "messageId": "bench-m-2", "timestamp": "2024-05-01T12:00:01.000Z", "userId": "bench-user-1",
+             "name": "Pricing", "properties": {"url": "https://www.example.test/pricing", "title": "Pricing"}, "context": context},
+            {"type": "track", "messageId": "bench-m-3", "timestamp": "2024-05-01T12:00:02.000Z", "userId": "bench-user-1",
+             "event": "Report Exported", "properties": {"format": "csv", "rows": 1200, "filter": "last-30-days"}, "context": context},
+            {"type": "track", "messageId": "bench-m-4", "timestamp": "2024-05-01T12:00:03.000Z", "userId": "bench-user-1",
+             "event": "Seat Added", "properties": {"seats": 13, "role": "editor"}, "context": context},
+        ],
+        "sentAt": "2024-05-01T12:00:04.000Z",
+    }
+    small = json.dumps(small_batch, separators=(",", ":")).encode()
+    while len(small) < 2048:
+        small_batch["batch"][2]["properties"]["note"] = "x" * (2048 - len(small) + len(small_batch["batch"][2]["properties"].get("note", "")))
+        small = json.dumps(small_batch, separators=(",", ":")).encode()
+
+    page = {"type": "page", "messageId": "ajs-next-1714638600000-0002", "timestamp": "2024-05-02T08:30:00.000Z",
+            "userId": "bench-user-2", "anonymousId": "anon-bench-2", "name": "Pricing",
+            "properties": {"name": "Pricing", "path": "/pricing", "title": "Pricing", "url": "https://www.example.test/pricing"},
+            "context": {"library": {"name": "analytics.js", "version": "npm:next-1.84.1"}, "locale": "en-US",
+                        "page": {"path": "/pricing", "url": "https://www.example.test/pricing"}},
+            "writeKey": "wk-bench-0001", "sentAt": "2024-05-02T08:30:01.000Z"}
+    page_body = json.dumps(page, separators=(",", ":")).encode()
+    page_body = page_body[:-1] + b',"_pad":"' + b"p" * max(0, 600 - len(page_body) - 10) + b'"}'
+
+    # About 400 KB of JSON (close to Segment's 500 KB batch limit), sent gzip-compressed.
+    rng = random.Random(7)
+    events = []
+    size = 0
+    index = 0
+    while size < 400 * 1024:
+        event = {"type": "track" if index % 5 else "identify", "messageId": f"bench-big-{index}", "userId": f"bench-user-{index % 50}",
+                 "timestamp": "2024-05-01T12:00:00.000Z", "event": "Item Viewed",
+                 "properties": {"sku": f"SKU-{rng.randrange(10**6):06d}", "price": rng.randrange(100, 10000) / 100,
+                                "tags": [rng.choice(["red", "blue", "green", "large", "sale"]) for _ in range(3)]},
+                 "traits": {"email": f"bench{index % 50}@example.test", "plan": rng.choice(["free", "team", "pro"])},
+                 "context": context}
+        text = json.dumps(event, separators=(",", ":"))
+        events.append(text)
+        size += len(text) + 1
+        index += 1
+    big = ('{"batch":[' + ",".join(events) + '],"sentAt":"2024-05-01T12:00:04.000Z"}').encode()
+    big_gzip = gzip.compress(big, compresslevel=6)
+
+    bodies = {}
+    for name, data, path, content_type, is_gzip in [
+        ("batch-2kb", small, "/v1/batch", "application/json", False),
+        ("page-600b", page_body, "/v1/p", "text/plain", False),
+        ("batch-400kb-gzip", big_gzip, "/v1/batch", "application/json", True),
+    ]:
+        file = os.path.join(directory, name + ".body")
+        with open(file, "wb") as handle:
+            handle.write(data)
+        bodies[name] = {"file": file, "path": path, "content_type": content_type, "gzip": is_gzip, "bytes": len(data),
+                        "decoded_bytes": len(big) if is_gzip else len(data)}
+    return bodies
+
+
+def check_free(port):
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise SystemExit(f"port {port} on 127.0.0.1 is in use; stop what listens there and run again")
+
+
+def wait_for_port(port, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"nothing listened on 127.0.0.1:{port} within {timeout} s")
+
+
+def nginx_config(directory, name, port, body, workers):
+    prefix = os.path.join(directory, name)
+    os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
+    config = os.path.join(prefix, "nginx.conf")
+    user = "user root;" if os.geteuid() == 0 else ""
+    with open(config, "w") as handle:
+        handle.write(f"""{user}
+worker_processes {workers};
+pid {prefix}/nginx.pid;
+error_log {prefix}/logs/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {prefix}/body;
+  proxy_temp_path {prefix}/proxy;
+  fastcgi_temp_path {prefix}/fastcgi;
+  uwsgi_temp_path {prefix}/uwsgi;
+  scgi_temp_path {prefix}/scgi;
+  client_max_body_size 10m;
+  client_body_buffer_size 1m;
+  keepalive_requests 1000000;
+  {body}
+}}
+""")
+    return prefix, config
+
+
+def start(command, env=None, cpus=None):
+    if cpus:
+        command = ["taskset", "-c", cpus] + command
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def process_tree(pid):
+    pids = [pid]
+    try:
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    except FileNotFoundError:
+        children = []
+    for child in children:
+        pids.extend(process_tree(int(child)))
+    return pids
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total / CLOCK_TICKS
+
+
+def peak_rss_mb(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as handle:
+                for line in handle:
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total / 1024
+
+
+def run_wrk(port, body, duration, connections, threads, cpus):
+    env = dict(os.environ, BENCH_BODY=body["file"], BENCH_PATH=body["path"], BENCH_CONTENT_TYPE=body["content_type"],
+               BENCH_GZIP="1" if body["gzip"] else "0")
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency",
+               "-s", os.path.join(ROOT, "bench", "post.lua"), f"http://127.0.0.1:{port}"]
+    if cpus:
+        command = ["taskset", "-c", cpus] + command
+    output = subprocess.run(command, env=env, capture_output=True, text=True, timeout=duration + 60).stdout
+    for line in output.splitlines():
+        if line.startswith("RESULT "):
+            values = dict(part.split("=") for part in line.split()[1:])
+            seconds = int(values["duration_us"]) / 1e6
+            return {"rps": int(values["requests"]) / seconds, "requests": int(values["requests"]),
+                    "p50_ms": int(values["p50_us"]) / 1000, "p99_ms": int(values["p99_us"]) / 1000, "errors": int(values["errors"])}
+    raise SystemExit("wrk printed no RESULT line:\n" + output)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured wrk run (default 10)")
+    parser.add_argument("--warmup", type=int, default=20, help="seconds of warm-up per target and body before measuring (default 20)")
+    parser.add_argument("--rounds", type=int, default=5, help="measured runs per target and body; the table shows medians (default 5)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--pin", action="store_true", help="pin proxies to CPU 1 and wrk plus the upstream stub to CPU 0")
+    parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of " + ",".join(TARGETS))
+    parser.add_argument("--bodies", default="batch-2kb,page-600b,batch-400kb-gzip", help="comma-separated subset of the bodies")
+    parser.add_argument("--output", help="also write the Markdown table to this file")
+    args = parser.parse_args()
+
+    for tool in ["wrk", "nginx", "redis-server", "dotnet"]:
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is not installed; on Debian: apt-get install -y wrk nginx redis-server (and the .NET 10 SDK)")
+
+    targets = args.targets.split(",")
+    work = tempfile.mkdtemp(prefix="wootric-gateway-bench-")
+    processes = {}
+    try:
+        for port in PORTS.values():
+            check_free(port)
+        log("building the gateway and the bare YARP proxy (Release)")
+        subprocess.run(["dotnet", "publish", os.path.join(ROOT, "src", "WootricGateway"), "-c", "Release", "-o", os.path.join(work, "gateway"),
+                        "--nologo", "-v", "quiet"], check=True)
+        subprocess.run(["dotnet", "publish", os.path.join(ROOT, "bench", "BareYarp"), "-c", "Release", "-o", os.path.join(work, "yarp"),
+                        "--nologo", "-v", "quiet"], check=True)
+        bodies = make_bodies(work)
+
+        proxy_cpus = "1" if args.pin else None
+        load_cpus = "0" if args.pin else None
+        _, upstream_config = nginx_config(work, "upstream", PORTS["upstream"],
+                                          f"""server {{ listen 127.0.0.1:{PORTS['upstream']}; location / {{
+                                                 default_type application/json; return 200 '{{"success":true}}'; }} }}""", 1)
+        processes["direct"] = start(["nginx", "-c", upstream_config, "-g", "daemon off;"], cpus=load_cpus)
+        _, proxy_config = nginx_config(work, "nginx", PORTS["nginx"],
+                                       f"""upstream segment {{ server 127.0.0.1:{PORTS['upstream']}; keepalive 64; }}
+                                           server {{ listen 127.0.0.1:{PORTS['nginx']}; location / {{
+                                             proxy_pass http://segment; proxy_http_version 1.1; proxy_set_header Connection "";
+                                             proxy_request_buffering off; }} }}""", "auto")
+        if "nginx" in targets:
+            processes["nginx"] = start(["nginx", "-c", proxy_config, "-g", "daemon off;"], cpus=proxy_cpus)
+        if "gateway-redis" in targets:
+            processes["redis"] = start(["redis-server", "--port", str(PORTS["redis"]), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                        "--dir", work], cpus=load_cpus)
+        upstream_url = f"http://127.0.0.1:{PORTS['upstream']}"
+        if "yarp" in targets:
+            processes["yarp"] = start(["dotnet", os.path.join(work, "yarp", "BareYarp.dll"), "--urls", f"http://127.0.0.1:{PORTS['yarp']}"],
+                                      env=dict(os.environ, BENCH_UPSTREAM=upstream_url), cpus=proxy_cpus)
+        for name, redis in [("gateway-redis", True), ("gateway-memory", False)]:
+            if name not in targets:
+                continue
+            env = dict(os.environ,
+                       Kestrel__Endpoints__Proxy__Url=f"http://127.0.0.1:{PORTS[name]}",
+                       Kestrel__Endpoints__Management__Url=f"http://127.0.0.1:{PORTS['management-' + name.split('-')[1]]}",
+                       Upstream__Address=upstream_url,
+                       Logging__LogLevel__Default="Warning")
+            if redis:
+                env["Redis__Configuration"] = f"127.0.0.1:{PORTS['redis']}"
+            processes[name] = start(["dotnet", os.path.join(work, "gateway", "WootricGateway.dll")], env=env, cpus=proxy_cpus)
+
+        for name in ["direct"] + [t for t in targets if t != "direct"]:
+            wait_for_port(PORTS["upstream" if name == "direct" else name])
+
+        results = {}
+        for body_name in args.bodies.split(","):
+            body = bodies[body_name]
+            log(f"body {body_name} ({body['bytes']} bytes on the wire): warm-up {args.warmup} s per target")
+            for target in targets:
+                run_wrk(PORTS["upstream" if target == "direct" else target], body, args.warmup, args.connections, args.threads, load_cpus)
+            for round_index in range(args.rounds):
+                order = targets[round_index % len(targets):] + targets[:round_index % len(targets)]
+                for target in order:
+                    pids = process_tree(processes[target].pid) if target != "direct" else []
+                    before = cpu_seconds(pids)
+                    result = run_wrk(PORTS["upstream" if target == "direct" else target], body, args.duration, args.connections,
+                                     args.threads, load_cpus)
+                    result["cpu_us"] = (cpu_seconds(pids) - before) * 1e6 / result["requests"] if pids and result["requests"] else None
+                    results.setdefault((body_name, target), []).append(result)
+                    log(f"  round {round_index + 1} {target}: {result['rps']:.0f} req/s, p50 {result['p50_ms']:.2f} ms, errors {result['errors']}")
+
+        rss = {target: peak_rss_mb(process_tree(processes[target].pid)) for target in targets if target != "direct"}
+        table = render(results, bodies, args, targets, rss)
+        print(table)
+        if args.output:
+            with open(args.output, "w") as handle:
+                handle.write(table)
+    finally:
+        for process in processes.values():
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for process in processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def render(results, bodies, args, targets, rss):
+    lines = [f"wrk -t{args.threads} -c{args.connections}, {args.rounds} runs of {args.duration} s after {args.warmup} s warm-up, "
+             f"medians; {'proxies pinned to CPU 1' if args.pin else 'nothing pinned'}.", ""]
+    lines.append("| body | target | req/s | p50 ms | p99 ms | CPU µs/req | × bare YARP | × nginx | errors |")
+    lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for body_name in args.bodies.split(","):
+        medians = {}
+        for target in targets:
+            runs = results[(body_name, target)]
+            cpu = [run["cpu_us"] for run in runs if run["cpu_us"] is not None]
+            medians[target] = {
+                "rps": statistics.median(run["rps"] for run in runs),
+                "p50": statistics.median(run["p50_ms"] for run in runs),
+                "p99": statistics.median(run["p99_ms"] for run in runs),
+                "cpu": statistics.median(cpu) if cpu else None,
+                "errors": sum(run["errors"] for run in runs),
+            }
+        for target in targets:
+            row = medians[target]
+            versus_yarp = f"{row['rps'] / medians['yarp']['rps']:.2f}" if "yarp" in medians else "–"
+            versus_nginx = f"{row['rps'] / medians['nginx']['rps']:.2f}" if "nginx" in medians else "–"
+            cpu = f"{row['cpu']:.0f}" if row["cpu"] is not None else "–"
+            lines.append(f"| {body_name} | {LABELS[target]} | {row['rps']:.0f} | {row['p50']:.2f} | {row['p99']:.2f} | {cpu} | "
+                         f"{versus_yarp} | {versus_nginx} | {row['errors']} |")
+    lines.append("")
+    lines.append("Peak RSS (VmHWM, MB): " + ", ".join(f"{LABELS[t]}: {rss[t]:.0f}" for t in targets if t in rss))
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
