@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build of the gateway. Build from the repository root:
+#   docker build -t wootric-gateway .
+# The runtime image holds no configuration or credentials: pass them as environment variables.
+
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /source
+
+# Restore first, from the project files only, so the restore layer is reused until they change.
+COPY global.json Directory.Build.props Directory.Packages.props ./
+COPY src/WootricGateway/WootricGateway.csproj src/WootricGateway/
+RUN dotnet restore src/WootricGateway/WootricGateway.csproj
+
+COPY src/ src/
+RUN dotnet publish src/WootricGateway/WootricGateway.csproj \
+    --configuration Release --no-restore --output /app
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
+WORKDIR /app
+
+# curl is only for the HEALTHCHECK; the aspnet image does not ship it.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends curl \
+    && rm -rf /var/lib/apt/lists/*
+
+COPY --from=build /app ./
+
+# The image's non-root "app" user (UID 1654). The gateway writes nothing to the root filesystem,
+# so it runs with a read-only root; mount a writable /tmp for the runtime's diagnostics socket.
+USER $APP_UID
+ENV ASPNETCORE_ENVIRONMENT=Production \
+    DOTNET_NOLOGO=1 \
+    Kestrel__Endpoints__Proxy__Url=http://0.0.0.0:8080 \
+    Kestrel__Endpoints__Management__Url=http://0.0.0.0:8081
+
+# 8080: proxy listener (Segment traffic). 8081: management (/metrics, /healthz, /readyz, /admin).
+EXPOSE 8080 8081
+
+# NOTE: the check assumes the default management port 8081.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["curl", "--fail", "--silent", "--output", "/dev/null", "http://127.0.0.1:8081/healthz"]
+
+ENTRYPOINT ["dotnet", "WootricGateway.dll"]
