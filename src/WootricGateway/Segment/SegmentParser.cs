@@ -81,14 +81,17 @@ public static class SegmentParser
                 }
 
                 root.TryGetProperty("context", out var envelopeContext);
+
+                // Cloned once per batch: every identify in it refers to these values after the document is disposed.
+                var envelopeTraits = TraitsOf(envelopeContext)?.Clone() ?? default;
                 foreach (var item in batch.EnumerateArray())
                 {
-                    ReadEvent(item, impliedType: null, envelopeContext, writeKey, events, skipped);
+                    ReadEvent(item, impliedType: null, envelopeContext, envelopeTraits, writeKey, events, skipped);
                 }
             }
             else
             {
-                ReadEvent(root, route.ImpliedType, default, writeKey, events, skipped);
+                ReadEvent(root, route.ImpliedType, default, default, writeKey, events, skipped);
             }
 
             return new ParseResult(BodyOutcome.Parsed, new TappedBatch(writeKey, events, receivedAt), skipped);
@@ -129,6 +132,7 @@ public static class SegmentParser
         JsonElement item,
         SegmentEventType? impliedType,
         JsonElement envelopeContext,
+        JsonElement envelopeTraits,
         string? writeKey,
         List<SegmentEvent> events,
         List<SkippedEvent> skipped)
@@ -181,7 +185,7 @@ public static class SegmentParser
                 UserId = userId,
                 AnonymousId = anonymousId,
                 Timestamp = timestamp,
-                Traits = MergeTraits(item, context, envelopeContext),
+                Traits = MergeTraits(item, context, envelopeTraits),
             });
             return;
         }
@@ -198,31 +202,40 @@ public static class SegmentParser
         });
     }
 
-    /// <summary>Merges envelope <c>context.traits</c>, event <c>context.traits</c> and <c>traits</c>; later wins.</summary>
+    /// <summary>
+    /// Merges envelope <c>context.traits</c>, event <c>context.traits</c> and <c>traits</c>; later wins.
+    /// Each traits object is cloned once, so the values outlive the pooled document without a clone each.
+    /// </summary>
     private static List<KeyValuePair<string, JsonElement>> MergeTraits(
         JsonElement item,
         JsonElement context,
-        JsonElement envelopeContext)
+        JsonElement envelopeTraits)
     {
         var merged = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
-        AddTraits(merged, envelopeContext);
-        AddTraits(merged, context);
-        AddTraits(merged, item);
+        AddValues(merged, envelopeTraits);
+        AddValues(merged, TraitsOf(context)?.Clone() ?? default);
+        AddValues(merged, TraitsOf(item)?.Clone() ?? default);
         return [.. merged];
     }
 
-    private static void AddTraits(Dictionary<string, JsonElement> merged, JsonElement owner)
+    /// <summary>Returns the <c>traits</c> object of <paramref name="owner"/>, or null when it has none.</summary>
+    private static JsonElement? TraitsOf(JsonElement owner) =>
+        owner.ValueKind == JsonValueKind.Object
+            && owner.TryGetProperty("traits", out var traits)
+            && traits.ValueKind == JsonValueKind.Object
+            ? traits
+            : null;
+
+    private static void AddValues(Dictionary<string, JsonElement> merged, JsonElement traits)
     {
-        if (owner.ValueKind != JsonValueKind.Object
-            || !owner.TryGetProperty("traits", out var traits)
-            || traits.ValueKind != JsonValueKind.Object)
+        if (traits.ValueKind != JsonValueKind.Object)
         {
             return;
         }
 
         foreach (var property in traits.EnumerateObject())
         {
-            merged[property.Name] = property.Value.Clone();
+            merged[property.Name] = property.Value;
         }
     }
 
