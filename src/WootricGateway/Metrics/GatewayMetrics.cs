@@ -13,6 +13,9 @@ public sealed class GatewayMetrics
         Registry = registry;
         var factory = Prometheus.Metrics.WithCustomRegistry(registry);
 
+        // Exemplars would read the current trace context on every increment; nothing here uses them.
+        factory.ExemplarBehavior = ExemplarBehavior.NoExemplars();
+
         ProxyRequests = factory.CreateCounter(
             "wootric_gateway_proxy_requests_total",
             "Requests forwarded to the upstream, by route class and response status class.",
@@ -41,6 +44,9 @@ public sealed class GatewayMetrics
         TapCapturedBytes = factory.CreateCounter(
             "wootric_gateway_tap_captured_bytes_total",
             "Request body bytes copied by the tap (before decompression).");
+        TapParserPausedSeconds = factory.CreateCounter(
+            "wootric_gateway_tap_parser_paused_seconds_total",
+            "Time the tap parser rested to stay within Tap:ParserCpuShare; captures arriving meanwhile may be dropped as queue_full.");
         TapQueueDepth = factory.CreateGauge(
             "wootric_gateway_tap_queue_depth",
             "Captured bodies waiting for the background parser.");
@@ -102,6 +108,18 @@ public sealed class GatewayMetrics
 
     public CollectorRegistry Registry { get; }
 
+    /// <summary><see cref="ProxyRequests"/> children by route and status class.</summary>
+    internal ChildCache<Counter.Child> ProxyRequestsByLabels => field ??= new(values => ProxyRequests.WithLabels(values));
+
+    /// <summary><see cref="ProxyDuration"/> children by route.</summary>
+    internal ChildCache<Histogram.Child> ProxyDurationByRoute => field ??= new(values => ProxyDuration.WithLabels(values));
+
+    /// <summary><see cref="TapRequests"/> children by outcome.</summary>
+    internal ChildCache<Counter.Child> TapRequestsByOutcome => field ??= new(values => TapRequests.WithLabels(values));
+
+    /// <summary><see cref="TapEvents"/> children by type and outcome.</summary>
+    internal ChildCache<Counter.Child> TapEventsByLabels => field ??= new(values => TapEvents.WithLabels(values));
+
     public Counter ProxyRequests { get; }
     public Histogram ProxyDuration { get; }
     public Counter ProxyErrors { get; }
@@ -109,6 +127,7 @@ public sealed class GatewayMetrics
     public Counter TapRequests { get; }
     public Counter TapEvents { get; }
     public Counter TapCapturedBytes { get; }
+    public Counter TapParserPausedSeconds { get; }
     public Gauge TapQueueDepth { get; }
 
     public Counter WootricRequests { get; }

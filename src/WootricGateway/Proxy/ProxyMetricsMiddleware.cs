@@ -36,8 +36,8 @@ internal sealed partial class ProxyMetricsMiddleware(
                 await WriteErrorBodyAsync(context, error.Error);
             }
 
-            metrics.ProxyRequests.WithLabels(route, GatewayMetrics.StatusClass(context.Response.StatusCode)).Inc();
-            metrics.ProxyDuration.WithLabels(route).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
+            metrics.ProxyRequestsByLabels.Get(route, GatewayMetrics.StatusClass(context.Response.StatusCode)).Inc();
+            metrics.ProxyDurationByRoute.Get(route).Observe(Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
     }
 

@@ -3,19 +3,47 @@ using System.Buffers;
 namespace WootricGateway.Segment;
 
 /// <summary>
-/// An append-only byte buffer made of pooled 16 KiB segments, so large bodies never land on the
-/// large-object heap and never need one contiguous array. Appends past the limit are rejected.
+/// An append-only byte buffer made of pooled segments of at most 16 KiB, so large bodies never land
+/// on the large-object heap and never need one contiguous array. Appends past the limit are rejected.
 /// </summary>
-public sealed class PooledSegmentBuffer(long limitBytes) : IDisposable
+/// <remarks>
+/// The first segment is sized from a hint (a request's Content-Length), so a 600-byte body holds a
+/// 1 KiB array rather than 16 KiB while it waits in the tap queue.
+/// </remarks>
+public sealed class PooledSegmentBuffer : IDisposable
 {
-    private const int SegmentSize = 16 * 1024;
+    /// <summary>The size of every segment after the first.</summary>
+    public const int SegmentSize = 16 * 1024;
 
-    private readonly List<byte[]> _segments = [];
+    private const int MinimumFirstSegment = 1024;
+
+    private readonly long _limitBytes;
+    private readonly int _firstSegmentSize;
+    private readonly List<byte[]> _segments;
     private int _lastUsed;
     private bool _disposed;
 
+    /// <param name="limitBytes">The most bytes the buffer accepts.</param>
+    /// <param name="expectedLength">The expected total length, when known; sizes the first segment.</param>
+    public PooledSegmentBuffer(long limitBytes, long? expectedLength = null)
+    {
+        _limitBytes = limitBytes;
+        _firstSegmentSize = expectedLength is { } expected
+            ? (int)Math.Clamp(expected, MinimumFirstSegment, SegmentSize)
+            : SegmentSize;
+
+        // Room for every segment the expected length needs, so appending never grows the list.
+        var expectedSegments = expectedLength is { } total && total > _firstSegmentSize
+            ? 1 + (int)Math.Min(64, (total - _firstSegmentSize + SegmentSize - 1) / SegmentSize)
+            : 1;
+        _segments = new List<byte[]>(expectedSegments);
+    }
+
     /// <summary>Bytes stored so far.</summary>
     public long Length { get; private set; }
+
+    /// <summary>Bytes held in pooled arrays, which is what a waiting buffer costs in memory.</summary>
+    public long Capacity { get; private set; }
 
     /// <summary>
     /// Appends <paramref name="data"/>; returns false, storing nothing more, when the total would
@@ -24,20 +52,22 @@ public sealed class PooledSegmentBuffer(long limitBytes) : IDisposable
     public bool TryAppend(ReadOnlySpan<byte> data)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (Length + data.Length > limitBytes)
+        if (Length + data.Length > _limitBytes)
         {
             return false;
         }
 
         while (!data.IsEmpty)
         {
-            if (_segments.Count == 0 || _lastUsed == SegmentSize)
+            if (_segments.Count == 0 || _lastUsed == _segments[^1].Length)
             {
-                _segments.Add(ArrayPool<byte>.Shared.Rent(SegmentSize));
+                var segment = ArrayPool<byte>.Shared.Rent(_segments.Count == 0 ? _firstSegmentSize : SegmentSize);
+                _segments.Add(segment);
+                Capacity += segment.Length;
                 _lastUsed = 0;
             }
 
-            var target = _segments[^1].AsSpan(_lastUsed, SegmentSize - _lastUsed);
+            var target = _segments[^1].AsSpan(_lastUsed);
             var count = Math.Min(target.Length, data.Length);
             data[..count].CopyTo(target);
             data = data[count..];
@@ -62,11 +92,12 @@ public sealed class PooledSegmentBuffer(long limitBytes) : IDisposable
             return new ReadOnlySequence<byte>(_segments[0], 0, _lastUsed);
         }
 
-        var first = new Segment(_segments[0].AsMemory(0, SegmentSize), 0);
+        // Every segment but the last is full to its array's length.
+        var first = new Segment(_segments[0], 0);
         var last = first;
         for (var i = 1; i < _segments.Count; i++)
         {
-            var length = i == _segments.Count - 1 ? _lastUsed : SegmentSize;
+            var length = i == _segments.Count - 1 ? _lastUsed : _segments[i].Length;
             last = last.Append(_segments[i].AsMemory(0, length));
         }
 

@@ -21,6 +21,8 @@ internal sealed partial class TapMiddleware(
 {
     private readonly TapOptions _options = tapOptions.Value;
     private readonly string? _pathPrefix = gatewayOptions.Value.NormalizedPathPrefix;
+    private readonly Prometheus.Counter.Child _queued = metrics.TapRequests.WithLabels("queued");
+    private readonly Prometheus.Counter.Child _queueFull = metrics.TapRequests.WithLabels("queue_full");
 
     public Task InvokeAsync(HttpContext context)
     {
@@ -43,7 +45,7 @@ internal sealed partial class TapMiddleware(
     {
         var request = context.Request;
         var original = request.Body;
-        var capture = new PooledSegmentBuffer(_options.CaptureLimitBytes);
+        var capture = new PooledSegmentBuffer(_options.CaptureLimitBytes, request.ContentLength);
         var tee = new TeeStream(original, capture);
         var receivedAt = timeProvider.GetUtcNow();
 
@@ -65,7 +67,7 @@ internal sealed partial class TapMiddleware(
         var outcome = Classify(context, tee);
         if (outcome is not null)
         {
-            metrics.TapRequests.WithLabels(outcome).Inc();
+            metrics.TapRequestsByOutcome.Get(outcome).Inc();
             if (outcome is "forward_failed" or "incomplete")
             {
                 // The forwarder may still be reading into these buffers on another thread.
@@ -91,11 +93,11 @@ internal sealed partial class TapMiddleware(
         if (!queue.TryWrite(captured))
         {
             capture.Dispose();
-            metrics.TapRequests.WithLabels("queue_full").Inc();
+            _queueFull.Inc();
             return;
         }
 
-        metrics.TapRequests.WithLabels("queued").Inc();
+        _queued.Inc();
     }
 
     private string? Classify(HttpContext context, TeeStream tee)

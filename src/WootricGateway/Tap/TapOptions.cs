@@ -29,6 +29,29 @@ public sealed class TapOptions
     [Range(1, 1_000_000)]
     public int QueueCapacity { get; set; } = 2048;
 
+    /// <summary>
+    /// The most memory (pooled buffer bytes) that captured bodies waiting for the parser may hold; more
+    /// are dropped and counted. Bounds the tap's memory however large the bodies are. Default: 32 MiB.
+    /// </summary>
+    [Range(64 * 1024, 4L * 1024 * 1024 * 1024)]
+    public long QueueCapacityBytes { get; set; } = 32 * 1024 * 1024;
+
+    /// <summary>
+    /// The share of one CPU core the parser may spend decoding and parsing, averaged over about a second.
+    /// When traffic needs more, the parser pauses, the queue fills and further captures are dropped and
+    /// counted, so the tap never takes CPU from proxying beyond this budget. 0 disables the budget.
+    /// Default: 0.5.
+    /// </summary>
+    [Range(0.0, 64.0)]
+    public double ParserCpuShare { get; set; } = 0.5;
+
+    /// <summary>
+    /// How long the parser waits after working through a burst before it looks at the queue again, so that
+    /// under load it wakes once per burst rather than once per request. Default: 2 ms; 0 disables it.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:01")]
+    public TimeSpan ParserBatchDelay { get; set; } = TimeSpan.FromMilliseconds(2);
+
     /// <summary>Tap only requests to which the upstream responded with 2xx. Default: true.</summary>
     public bool OnlySuccessfulResponses { get; set; } = true;
 }

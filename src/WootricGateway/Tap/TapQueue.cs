@@ -1,11 +1,13 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 
 namespace WootricGateway.Tap;
 
 /// <summary>
-/// The bounded hand-off between request threads and the parser. Writers never wait: when the
-/// queue is full the capture is dropped and the caller counts it.
+/// The bounded hand-off between request threads and the parser, limited both in captures and in
+/// the pooled bytes they hold. Writers never wait: when either limit is reached the capture is
+/// dropped and the caller counts it.
 /// </summary>
 /// <remarks>
 /// NOTE: captures here are in process memory only. A crash loses the few that the parser has not yet
@@ -14,9 +16,12 @@ namespace WootricGateway.Tap;
 internal sealed class TapQueue
 {
     private readonly Channel<CapturedRequest> _channel;
+    private readonly long _capacityBytes;
+    private long _bytes;
 
     public TapQueue(IOptions<TapOptions> options)
     {
+        _capacityBytes = options.Value.QueueCapacityBytes;
         _channel = Channel.CreateBounded<CapturedRequest>(new BoundedChannelOptions(options.Value.QueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
@@ -25,12 +30,45 @@ internal sealed class TapQueue
         });
     }
 
-    public ChannelReader<CapturedRequest> Reader => _channel.Reader;
-
+    /// <summary>Captures waiting.</summary>
     public int Count => _channel.Reader.Count;
 
+    /// <summary>Pooled bytes held by the captures waiting.</summary>
+    public long Bytes => Interlocked.Read(ref _bytes);
+
     /// <summary>Queues <paramref name="request"/>; returns false without waiting when the queue is full.</summary>
-    public bool TryWrite(CapturedRequest request) => _channel.Writer.TryWrite(request);
+    public bool TryWrite(CapturedRequest request)
+    {
+        var size = request.Body.Capacity;
+        if (Interlocked.Add(ref _bytes, size) > _capacityBytes && size > 0)
+        {
+            Interlocked.Add(ref _bytes, -size);
+            return false;
+        }
+
+        if (_channel.Writer.TryWrite(request))
+        {
+            return true;
+        }
+
+        Interlocked.Add(ref _bytes, -size);
+        return false;
+    }
+
+    /// <summary>Takes the oldest capture, if any; the caller owns (and disposes) its body.</summary>
+    public bool TryRead([MaybeNullWhen(false)] out CapturedRequest request)
+    {
+        if (!_channel.Reader.TryRead(out request))
+        {
+            return false;
+        }
+
+        Interlocked.Add(ref _bytes, -request.Body.Capacity);
+        return true;
+    }
+
+    /// <summary>Waits until a capture is available; false once the queue is completed and empty.</summary>
+    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken) => _channel.Reader.WaitToReadAsync(cancellationToken);
 
     /// <summary>Stops accepting captures, so the parser can drain what is queued and stop.</summary>
     public void Complete() => _channel.Writer.TryComplete();

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Options;
 using WootricGateway.Metrics;
 using WootricGateway.Segment;
@@ -16,16 +17,30 @@ internal sealed partial class TapWorker(
     ILogger<TapWorker> logger) : BackgroundService
 {
     private readonly TapOptions _options = options.Value;
+    private readonly ParserBudget? _budget = options.Value.ParserCpuShare > 0 ? new ParserBudget(options.Value.ParserCpuShare) : null;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         LogStarted(logger, _options.QueueCapacity);
         try
         {
-            await foreach (var request in queue.Reader.ReadAllAsync(stoppingToken))
+            while (await queue.WaitToReadAsync(stoppingToken))
             {
+                while (queue.TryRead(out var request))
+                {
+                    metrics.TapQueueDepth.Set(queue.Count);
+                    await ProcessAsync(request, stoppingToken);
+                    await RestWithinBudgetAsync(stoppingToken);
+                }
+
                 metrics.TapQueueDepth.Set(queue.Count);
-                await ProcessAsync(request, stoppingToken);
+
+                // Under load, captures arrive faster than a thread wakes up. Resting briefly after a burst
+                // lets the next ones gather, so the parser wakes once per burst instead of once per request.
+                if (_options.ParserBatchDelay > TimeSpan.Zero)
+                {
+                    await Task.Delay(_options.ParserBatchDelay, stoppingToken);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -36,12 +51,24 @@ internal sealed partial class TapWorker(
         LogStopped(logger);
     }
 
+    private async Task RestWithinBudgetAsync(CancellationToken stoppingToken)
+    {
+        if (_budget?.RequiredPause() is not { } pause || pause <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        metrics.TapParserPausedSeconds.Inc(pause.TotalSeconds);
+        await Task.Delay(pause, stoppingToken);
+    }
+
     /// <summary>Decodes, parses and delivers one capture. Bad input becomes a counted outcome; only cancellation escapes.</summary>
     internal async Task ProcessAsync(CapturedRequest request, CancellationToken cancellationToken)
     {
         PooledSegmentBuffer? decodedOwner = null;
         try
         {
+            var started = Stopwatch.GetTimestamp();
             var decodeOutcome = BodyDecoder.TryDecode(
                 request.Body.ToSequence(),
                 request.ContentEncoding,
@@ -50,7 +77,8 @@ internal sealed partial class TapWorker(
                 out decodedOwner);
             if (decodeOutcome != DecodeOutcome.Ok)
             {
-                metrics.TapRequests.WithLabels(decodeOutcome switch
+                _budget?.Charge(Stopwatch.GetElapsedTime(started));
+                metrics.TapRequestsByOutcome.Get(decodeOutcome switch
                 {
                     DecodeOutcome.UnsupportedEncoding => "unsupported_encoding",
                     DecodeOutcome.TooLarge => "decoded_too_large",
@@ -60,7 +88,8 @@ internal sealed partial class TapWorker(
             }
 
             var result = SegmentParser.Parse(decoded, request.Route, request.HeaderWriteKey, request.ReceivedAt, _options.MaxJsonDepth);
-            metrics.TapRequests.WithLabels(result.Outcome switch
+            _budget?.Charge(Stopwatch.GetElapsedTime(started));
+            metrics.TapRequestsByOutcome.Get(result.Outcome switch
             {
                 BodyOutcome.Parsed => "parsed",
                 BodyOutcome.InvalidJson => "invalid_json",
@@ -71,7 +100,7 @@ internal sealed partial class TapWorker(
 
             foreach (var skipped in result.Skipped)
             {
-                metrics.TapEvents.WithLabels(SegmentEventTypes.Label(skipped.Type), "skipped_" + skipped.Reason).Inc();
+                metrics.TapEventsByLabels.Get(SegmentEventTypes.Label(skipped.Type), SkippedOutcome(skipped.Reason)).Inc();
             }
 
             if (result.Batch is not { Events.Count: > 0 } batch)
@@ -81,16 +110,16 @@ internal sealed partial class TapWorker(
 
             foreach (var tapped in batch.Events)
             {
-                metrics.TapEvents.WithLabels(tapped is IdentifyEvent ? "identify" : "page", "parsed").Inc();
+                metrics.TapEventsByLabels.Get(tapped is IdentifyEvent ? "identify" : "page", "parsed").Inc();
             }
 
             await sink.ConsumeAsync(batch, cancellationToken);
-            metrics.TapRequests.WithLabels("handed_off").Inc();
+            metrics.TapRequestsByOutcome.Get("handed_off").Inc();
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
             // A defect in a sink or the parser must not stop the loop; the body is counted and dropped.
-            metrics.TapRequests.WithLabels("sink_failed").Inc();
+            metrics.TapRequestsByOutcome.Get("sink_failed").Inc();
             LogSinkFailed(logger, exception);
         }
         finally
@@ -99,6 +128,16 @@ internal sealed partial class TapWorker(
             request.Body.Dispose();
         }
     }
+
+    /// <summary>The outcome label of a skip reason, without building the string on every event.</summary>
+    private static string SkippedOutcome(string reason) => reason switch
+    {
+        "unsupported_type" => "skipped_unsupported_type",
+        "not_an_object" => "skipped_not_an_object",
+        "invalid_type" => "skipped_invalid_type",
+        "missing_type" => "skipped_missing_type",
+        _ => "skipped_" + reason,
+    };
 
     [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "Tap parser started (queue capacity {QueueCapacity})")]
     private static partial void LogStarted(ILogger logger, int queueCapacity);

@@ -1,0 +1,254 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Diagnostics.Tracing;
+using System.IO.Compression;
+using System.Text;
+using Microsoft.Extensions.Options;
+using WootricGateway.Segment;
+using WootricGateway.Tap;
+
+namespace WootricGateway.Tests.Tap;
+
+/// <summary>What the tap costs in memory: pooled capture buffers, the queue's byte bound and the CPU budget.</summary>
+[Collection(SerialTests.Name)]
+public sealed class TapMemoryTests
+{
+    [Theory]
+    [InlineData(600, 1024)]
+    [InlineData(2_058, 4096)]
+    [InlineData(40_000, 16 * 1024)]
+    public void FirstSegment_FollowsContentLength(int length, int expectedFirstSegment)
+    {
+        using var capture = new PooledSegmentBuffer(1 << 20, length);
+
+        Assert.True(capture.TryAppend(new byte[length]));
+
+        var segments = (length - expectedFirstSegment + PooledSegmentBuffer.SegmentSize - 1) / PooledSegmentBuffer.SegmentSize;
+        Assert.Equal(expectedFirstSegment + (Math.Max(0, segments) * PooledSegmentBuffer.SegmentSize), capture.Capacity);
+        Assert.Equal(length, capture.Length);
+    }
+
+    [Fact]
+    public void Sequence_OfMixedSegmentSizes_KeepsBytesInOrder()
+    {
+        var data = Enumerable.Range(0, 50_000).Select(i => (byte)(i % 253)).ToArray();
+        using var capture = new PooledSegmentBuffer(1 << 20, 1500);
+
+        foreach (var chunk in data.Chunk(777))
+        {
+            Assert.True(capture.TryAppend(chunk));
+        }
+
+        Assert.Equal(data, capture.ToSequence().ToArray());
+    }
+
+    [Fact]
+    public void TeePath_AllocatesNothingPerRead()
+    {
+        var body = new byte[120_000];
+        Random.Shared.NextBytes(body);
+        var destination = new byte[8192];
+
+        // One pass first, so the pool has arrays of each size and every code path is compiled.
+        CaptureAll(body, destination);
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var capture = new PooledSegmentBuffer(1 << 20, body.Length);
+        var tee = new TeeStream(new MemoryStream(body, writable: false), capture);
+        var afterSetup = GC.GetAllocatedBytesForCurrentThread();
+        while (tee.Read(destination) > 0)
+        {
+        }
+
+        var afterReads = GC.GetAllocatedBytesForCurrentThread();
+        capture.Dispose();
+
+        Assert.True(tee.Completed);
+        Assert.Equal(0, afterReads - afterSetup);
+        Assert.True(afterSetup - before < 1024, $"setting up a capture allocated {afterSetup - before} bytes");
+    }
+
+    [Fact]
+    public void Queue_BoundsPooledBytes()
+    {
+        var queue = new TapQueue(Options.Create(new TapOptions { QueueCapacity = 1000, QueueCapacityBytes = 64 * 1024 }));
+        var accepted = new List<CapturedRequest>();
+
+        for (var i = 0; i < 10; i++)
+        {
+            var body = new PooledSegmentBuffer(1 << 20, 20_000);
+            body.TryAppend(new byte[20_000]);
+            var request = new CapturedRequest(SegmentRoutes.Classify("/v1/batch"), null, null, body, DateTimeOffset.UnixEpoch);
+            if (queue.TryWrite(request))
+            {
+                accepted.Add(request);
+            }
+            else
+            {
+                body.Dispose();
+            }
+        }
+
+        // Each 20,000-byte body holds 32 KiB of pooled segments, so two fit in 64 KiB.
+        Assert.Equal(2, accepted.Count);
+        Assert.Equal(64 * 1024, queue.Bytes);
+        Assert.True(queue.TryRead(out var first));
+        first.Body.Dispose();
+        Assert.Equal(32 * 1024, queue.Bytes);
+        var small = new PooledSegmentBuffer(1 << 20, 600);
+        small.TryAppend(new byte[600]);
+        Assert.True(queue.TryWrite(new CapturedRequest(SegmentRoutes.Classify("/v1/p"), null, null, small, DateTimeOffset.UnixEpoch)));
+        Assert.Equal((32 * 1024) + 1024, queue.Bytes);
+    }
+
+    [Fact]
+    public void Budget_PausesOnlyPastItsShare()
+    {
+        long now = 0;
+        var budget = new ParserBudget(0.5, () => now);
+        var second = Stopwatch.Frequency;
+
+        // 80 ms of parsing is within the 100 ms burst.
+        budget.Charge(TimeSpan.FromMilliseconds(80));
+        Assert.Equal(TimeSpan.Zero, budget.RequiredPause());
+
+        // Another 120 ms at once is 100 ms past the burst: at half a core that needs 200 ms of rest.
+        budget.Charge(TimeSpan.FromMilliseconds(120));
+        Assert.Equal(200, budget.RequiredPause().TotalMilliseconds, 1);
+
+        // After those 200 ms the allowance has refilled by 100 ms.
+        now += second / 5;
+        Assert.Equal(TimeSpan.Zero, budget.RequiredPause());
+
+        // A steady half core, charged every 10 ms, never needs a pause.
+        for (var i = 0; i < 1000; i++)
+        {
+            now += second / 100;
+            budget.Charge(TimeSpan.FromMilliseconds(5));
+            Assert.Equal(TimeSpan.Zero, budget.RequiredPause());
+        }
+    }
+
+    [Fact]
+    public void LargeBatch_ParsesWithoutLargeObjectHeapAllocations()
+    {
+        var json = LargeBatch(500 * 1024);
+        var gzip = Gzip(json);
+        using var listener = new LargeAllocationListener(CurrentOsThreadId());
+
+        // Warm-up: the first parses fill the array pool with the sizes a batch this large needs.
+        for (var i = 0; i < 3; i++)
+        {
+            ParseOnce(gzip);
+        }
+
+        listener.Start();
+        for (var i = 0; i < 10; i++)
+        {
+            ParseOnce(gzip);
+        }
+
+        listener.Stop();
+        Assert.True(listener.LargeAllocations == 0, $"{listener.LargeAllocations} large-object-heap allocation ticks on the parsing thread");
+    }
+
+    private static void CaptureAll(byte[] body, byte[] destination)
+    {
+        using var capture = new PooledSegmentBuffer(1 << 20, body.Length);
+        var tee = new TeeStream(new MemoryStream(body, writable: false), capture);
+        while (tee.Read(destination) > 0)
+        {
+        }
+    }
+
+    private static void ParseOnce(byte[] gzip)
+    {
+        using var capture = new PooledSegmentBuffer(1 << 20, gzip.Length);
+        capture.TryAppend(gzip);
+        var outcome = BodyDecoder.TryDecode(capture.ToSequence(), "gzip", 8 << 20, out var decoded, out var owner);
+        using (owner)
+        {
+            Assert.Equal(DecodeOutcome.Ok, outcome);
+            var result = SegmentParser.Parse(decoded, SegmentRoutes.Classify("/v1/batch"), "key", DateTimeOffset.UnixEpoch);
+            Assert.Equal(BodyOutcome.Parsed, result.Outcome);
+            Assert.NotEmpty(result.Batch!.Events);
+        }
+    }
+
+    private static byte[] LargeBatch(int size)
+    {
+        var builder = new StringBuilder("{\"batch\":[");
+        for (var i = 0; builder.Length < size; i++)
+        {
+            builder.Append(i == 0 ? "" : ",");
+            builder.Append(i % 4 == 0
+                ? $$$"""{"type":"identify","userId":"user-{{{i}}}","messageId":"m-{{{i}}}","traits":{"email":"user-{{{i}}}@example.test","plan":"team","seats":{{{i % 40}}}}}"""
+                : $$$"""{"type":"track","userId":"user-{{{i}}}","messageId":"m-{{{i}}}","event":"Item Viewed","properties":{"sku":"SKU-{{{i:000000}}}","price":{{{i % 1000}}}.5}}""");
+        }
+
+        builder.Append("]}");
+        return Encoding.UTF8.GetBytes(builder.ToString());
+    }
+
+    private static byte[] Gzip(byte[] data)
+    {
+        using var output = new MemoryStream();
+        using (var gzip = new GZipStream(output, CompressionLevel.Fastest))
+        {
+            gzip.Write(data);
+        }
+
+        return output.ToArray();
+    }
+
+    /// <summary>The kernel's id of the calling thread (Linux: the target of /proc/thread-self), or -1 elsewhere.</summary>
+    private static int CurrentOsThreadId()
+    {
+        var link = OperatingSystem.IsLinux() ? new FileInfo("/proc/thread-self").LinkTarget : null;
+        return link is not null && int.TryParse(Path.GetFileName(link), out var id) ? id : -1;
+    }
+
+    /// <summary>Counts the runtime's allocation ticks for large objects raised on one OS thread.</summary>
+    private sealed class LargeAllocationListener(int osThreadId) : EventListener
+    {
+        private const int AllocationTickEventId = 10;
+        private const uint LargeObjectKind = 1;
+        private volatile bool _counting;
+        private int _largeAllocations;
+
+        public int LargeAllocations => Volatile.Read(ref _largeAllocations);
+
+        public void Start() => _counting = true;
+
+        public void Stop() => _counting = false;
+
+        protected override void OnEventSourceCreated(EventSource eventSource)
+        {
+            if (eventSource.Name == "Microsoft-Windows-DotNETRuntime")
+            {
+                EnableEvents(eventSource, EventLevel.Verbose, (EventKeywords)0x1);
+            }
+        }
+
+        protected override void OnEventWritten(EventWrittenEventArgs eventData)
+        {
+            if (!_counting || eventData.EventId != AllocationTickEventId || (osThreadId >= 0 && eventData.OSThreadId != osThreadId))
+            {
+                return;
+            }
+
+            var kindIndex = eventData.PayloadNames?.IndexOf("AllocationKind") ?? -1;
+            if (kindIndex >= 0 && Convert.ToUInt32(eventData.Payload![kindIndex], System.Globalization.CultureInfo.InvariantCulture) == LargeObjectKind)
+            {
+                Interlocked.Increment(ref _largeAllocations);
+            }
+        }
+    }
+}
+
+/// <summary>Tests that measure the process (allocations, runtime events) and so run with nothing else in parallel.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class SerialTests
+{
+    public const string Name = "Serial";
+}
