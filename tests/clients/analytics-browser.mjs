@@ -1,6 +1,6 @@
 // Drives the real @segment/analytics-next browser library in Debian's headless Chromium through a
-// gateway, and prints as one JSON line every request the browser sent (CORS preflights included)
-// with the response it got, so the caller can compare them with what the upstream received.
+// gateway. It prints as one JSON line every request the browser sent (CORS preflights included)
+// with the response it got, for the caller to compare with what the upstream received.
 //
 // The page and the library's UMD bundle come from a loopback server started here, the settings are
 // given inline (cdnSettings), and every request to an address other than 127.0.0.1 is recorded as a
@@ -70,8 +70,9 @@ const pageUrl = `${pageOrigin}/pricing.html`;
 const browser = await chromium.launch({
   executablePath: chromiumPath,
   headless: true,
-  // No request routing (page.route) here: with routing on, Playwright answers CORS preflights
-  // itself, and they would never reach the gateway. Host names resolve to nothing instead, so only
+  // No request routing (page.route) here: with routing on, Playwright 1.65 fulfils CORS preflights
+  // itself with a 204 (coreBundle.js, isInterceptedOptionsPreflight), so they would never reach the
+  // gateway. Host names resolve to nothing instead, so only
   // literal loopback addresses are reachable.
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'],
 });
@@ -169,7 +170,8 @@ try {
 
   // A JSON POST with a custom header is not a CORS "simple request", whatever the library does, so
   // the browser sends a preflight first. The gateway must pass it to the upstream and relay the
-  // answer; /v1/t-denied is answered by the upstream without CORS approval and must stay blocked.
+  // response. The upstream's response for /v1/t-denied lacks CORS approval, so that POST must
+  // stay blocked.
   result.probes = await page.evaluate(async (gatewayBase) => {
     const probe = async (suffix) => {
       try {

@@ -1,6 +1,6 @@
 // A loopback HTTP relay between a client library and the gateway. It records each request as the
-// library put it on the wire (method, target, raw header names and values in order, body bytes),
-// forwards it unchanged, and relays the gateway's response unchanged, so a test can compare what
+// library put it on the wire: method, target, raw header names and values in order, body bytes.
+// It forwards the request and relays the gateway's response unchanged. A test then compares what
 // the library sent with what the upstream behind the gateway received.
 import { createServer, request as httpRequest } from 'node:http';
 

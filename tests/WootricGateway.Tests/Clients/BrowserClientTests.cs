@@ -15,7 +15,8 @@ namespace WootricGateway.Tests.Clients;
 public sealed class BrowserClientTests
 {
     private const string WriteKey = "wk-browser-0001";
-    private const string ChromiumPath = "/usr/bin/chromium";
+    /// <summary>Debian's Chromium, or <c>CHROMIUM_PATH</c>, which the driver script reads too.</summary>
+    private static readonly string ChromiumPath = Environment.GetEnvironmentVariable("CHROMIUM_PATH") ?? "/usr/bin/chromium";
     private const string DeniedProbePath = "/v1/t-denied";
 
     [Theory]
@@ -49,8 +50,8 @@ public sealed class BrowserClientTests
         Assert.Empty(delivered.GetProperty("failures").EnumerateArray());
         Assert.All(delivered.GetProperty("delivered").EnumerateArray(), context => Assert.Equal(JsonValueKind.Null, context.GetProperty("failedDelivery").ValueKind));
 
-        // Every request the browser sent to the gateway reached the upstream byte for byte; the one
-        // the browser held back is the probe whose preflight the upstream did not approve.
+        // Every request the browser sent to the gateway reached the upstream byte for byte. The one
+        // request the browser held back is the probe whose preflight the upstream did not approve.
         var toGateway = root.GetProperty("requests").EnumerateArray()
             .Where(request => request.GetProperty("url").GetString()!.StartsWith(gatewayOrigin + "/", StringComparison.Ordinal))
             .ToList();
@@ -63,7 +64,7 @@ public sealed class BrowserClientTests
         var sent = sentRequests.Select(request => ToClientRequest(request, gatewayOrigin)).ToList();
         var pairs = ForwardingAssert.AssertForwardedUnchanged(sent, upstream.Exchanges, pathPrefix);
 
-        // The browser got the upstream's answers, CORS headers included, unchanged.
+        // The browser got the upstream's responses, CORS headers included, unchanged.
         for (var i = 0; i < pairs.Count; i++)
         {
             var (request, received) = pairs[i];
@@ -78,8 +79,8 @@ public sealed class BrowserClientTests
             Assert.Equal(received.Response.ContentType, seen.TryGetProperty("Content-Type", out var contentType) ? contentType.GetString() : null);
         }
 
-        // The library's own requests: short paths (or /v1/b when batching), text/plain, the write key
-        // in the body and in Basic authentication, each after a preflight the upstream answered.
+        // The library's own requests use short paths (or /v1/b when batching), text/plain, and the
+        // write key in the body and in Basic authentication. Each follows a preflight to the upstream.
         var basic = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(WriteKey + ":"));
         var libraryPosts = pairs.Where(pair => pair.Sent.Method == "POST" && pair.Received.Path != "/v1/t").ToList();
         var expectedPaths = delivery == "batching" ? new[] { "/v1/b" } : ["/v1/i", "/v1/p"];
@@ -96,14 +97,15 @@ public sealed class BrowserClientTests
 
             var exchanges = upstream.Exchanges.ToList();
             var preflight = exchanges.FindIndex(exchange => exchange.Method == "OPTIONS" && exchange.Path == received.Path);
-            Assert.True(preflight >= 0 && preflight < exchanges.IndexOf(received), $"no preflight reached the upstream before POST {received.Path}");
+            Assert.True(preflight >= 0, $"no preflight for {received.Path} reached the upstream");
+            Assert.True(preflight < exchanges.IndexOf(received), $"the preflight for {received.Path} reached the upstream after the POST");
             Assert.Equal("POST", exchanges[preflight].GetHeader("Access-Control-Request-Method"));
             Assert.Equal("authorization", exchanges[preflight].GetHeader("Access-Control-Request-Headers"));
             Assert.Null(exchanges[preflight].GetHeader("Authorization"));
         }
 
-        // The explicit probe: a JSON POST with a custom header passed its preflight and got the
-        // upstream's body; the denied probe's preflight reached the upstream but its POST did not.
+        // A JSON POST with a custom header passed its preflight and got the upstream's body. The
+        // denied probe's preflight reached the upstream, but its POST did not.
         var probes = root.GetProperty("probes");
         Assert.Equal(200, probes.GetProperty("allowed").GetProperty("status").GetInt32());
         Assert.Equal("{\"success\":true}", probes.GetProperty("allowed").GetProperty("body").GetString());
@@ -148,9 +150,9 @@ public sealed class BrowserClientTests
     }
 
     /// <summary>
-    /// Answers as a CORS-enabled ingestion API: preflights get 204 approving the requested method
+    /// Responds as a CORS-enabled ingestion API. Preflights get 204 approving the requested method
     /// and headers for the requesting origin, except on <see cref="DeniedProbePath"/>, where the
-    /// approval of headers is missing; other requests get Segment's usual JSON answer.
+    /// approval of headers is missing. Other requests get Segment's usual JSON response.
     /// </summary>
     private static UpstreamResponse RespondWithCors(HttpRequest request)
     {

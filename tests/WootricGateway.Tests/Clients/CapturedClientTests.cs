@@ -36,7 +36,7 @@ public sealed class CapturedClientTests
 
         var (status, body) = await capture.SendAsync(gateway.ProxyAddress, cancellationToken);
 
-        // The client got the upstream's answer, and the upstream got the capture byte for byte,
+        // The client got the upstream's response, and the upstream got the capture byte for byte,
         // with the client's framing: Content-Length, or chunked with no length.
         Assert.Equal(200, status);
         Assert.Equal(UpstreamResponse.Default.Body, body);

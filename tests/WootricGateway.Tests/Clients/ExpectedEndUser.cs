@@ -6,7 +6,7 @@ namespace WootricGateway.Tests.Clients;
 internal sealed record ExpectedEndUser(string? ExternalId, string Email, string? ExternalCreatedAt, IReadOnlyDictionary<string, string> Properties)
 {
     /// <summary>
-    /// Checks that the fake Wootric holds exactly <paramref name="expected"/> (matched by email), each
+    /// Checks that the fake Wootric contains exactly <paramref name="expected"/> (matched by email), each
     /// created once, never with <c>last_surveyed</c>, and that no request broke Wootric's API rules.
     /// </summary>
     public static void AssertEndUsers(FakeWootricServer wootric, params ExpectedEndUser[] expected)

@@ -181,7 +181,7 @@ public sealed class NodeServerClientTests
     }
 
     /// <summary>
-    /// Answers as a RudderStack data plane does: 401 with a text reason unless Basic authentication
+    /// Responds as a RudderStack data plane does: 401 with a text reason unless Basic authentication
     /// carries a non-empty write key, else 200 with the plain-text body <c>ok</c>.
     /// </summary>
     private static UpstreamResponse RespondLikeRudderStack(Microsoft.AspNetCore.Http.HttpRequest request)
