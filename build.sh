@@ -12,7 +12,8 @@ case "${1:-}" in
     ;;
   test)
     shift
-    if [ ! -d tests/clients/node_modules ]; then
+    # npm ci again when package-lock.json changed after the last install.
+    if [ ! -d tests/clients/node_modules ] || [ tests/clients/package-lock.json -nt tests/clients/node_modules/.package-lock.json ]; then
       (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
     fi
     dotnet build WootricGateway.sln -c Release

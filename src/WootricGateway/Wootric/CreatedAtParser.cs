@@ -131,10 +131,20 @@ public static partial class CreatedAtParser
         return DateTimeOffset.TryParseExact(text, "r", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out value);
     }
 
+    /// <summary>
+    /// Rounds to the nearest second, halves away from zero, in whole ticks: a double holds only
+    /// about 16 digits, so <c>.4999999</c> of a second in 2024 would become <c>.5</c> and round up.
+    /// </summary>
     private static long RoundToSeconds(DateTimeOffset value)
     {
         var ticks = value.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks;
-        return (long)Math.Round(ticks / (double)TimeSpan.TicksPerSecond, MidpointRounding.AwayFromZero);
+        var seconds = Math.DivRem(ticks, TimeSpan.TicksPerSecond, out var remainder);
+        if (Math.Abs(remainder) * 2 >= TimeSpan.TicksPerSecond)
+        {
+            seconds += Math.Sign(remainder);
+        }
+
+        return seconds;
     }
 
     [GeneratedRegex(@"(\.\d{7})\d+", RegexOptions.CultureInvariant)]

@@ -106,6 +106,7 @@ internal sealed class RecordingUpstream : IAsyncDisposable
     private readonly Lock gate = new();
     private readonly List<UpstreamExchange> exchanges = [];
     private UpstreamResponse response = UpstreamResponse.Default;
+    private Func<HttpRequest, UpstreamResponse>? responder;
 
     private RecordingUpstream(WebApplication app)
     {
@@ -120,6 +121,16 @@ internal sealed class RecordingUpstream : IAsyncDisposable
     {
         get => Volatile.Read(ref response);
         set => Volatile.Write(ref response, value);
+    }
+
+    /// <summary>
+    /// Chooses the response per request when set (a CORS answer for preflights, for example);
+    /// <see cref="Response"/> is used when it is null.
+    /// </summary>
+    public Func<HttpRequest, UpstreamResponse>? Responder
+    {
+        get => Volatile.Read(ref responder);
+        set => Volatile.Write(ref responder, value);
     }
 
     /// <summary>The requests received so far, in arrival order.</summary>
@@ -149,7 +160,7 @@ internal sealed class RecordingUpstream : IAsyncDisposable
     {
         var cancellationToken = context.RequestAborted;
         var request = context.Request;
-        var current = Response;
+        var current = Responder?.Invoke(request) ?? Response;
 
         using var body = new MemoryStream();
         await request.Body.CopyToAsync(body, cancellationToken);

@@ -1,0 +1,33 @@
+using WootricGateway.Tests.Fakes;
+
+namespace WootricGateway.Tests.Clients;
+
+/// <summary>An end user a client test expects the fake Wootric to hold once the gateway is idle.</summary>
+internal sealed record ExpectedEndUser(string? ExternalId, string Email, string? ExternalCreatedAt, IReadOnlyDictionary<string, string> Properties)
+{
+    /// <summary>
+    /// Checks that the fake Wootric contains exactly <paramref name="expected"/> (matched by email), each
+    /// created once, never with <c>last_surveyed</c>, and that no request broke Wootric's API rules.
+    /// </summary>
+    public static void AssertEndUsers(FakeWootricServer wootric, params ExpectedEndUser[] expected)
+    {
+        var users = wootric.EndUsers;
+        Assert.True(
+            users.Count == expected.Length,
+            $"expected {expected.Length} end user(s), Wootric has {users.Count}: {string.Join(", ", users.Select(user => user.Email))}");
+        foreach (var want in expected)
+        {
+            var user = users.SingleOrDefault(candidate => candidate.Email == want.Email);
+            Assert.True(user is not null, $"no end user with email {want.Email}");
+            Assert.Equal(want.ExternalId, user.ExternalId);
+            Assert.Equal(want.ExternalCreatedAt, user.ExternalCreatedAt);
+            Assert.Null(user.LastSurveyed);
+            Assert.Equal(
+                want.Properties.OrderBy(pair => pair.Key, StringComparer.Ordinal).ToList(),
+                user.Properties.OrderBy(pair => pair.Key, StringComparer.Ordinal).ToList());
+        }
+
+        Assert.Equal(expected.Length, wootric.CreateCount);
+        Assert.Empty(wootric.Violations);
+    }
+}
