@@ -46,10 +46,11 @@ public static class SegmentParser
             return new ParseResult(BodyOutcome.InvalidUtf8, null, []);
         }
 
-        JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = maxDepth });
+            return route.Kind == SegmentRouteKind.Batch
+                ? ParseBatch(body, headerWriteKey, receivedAt, maxDepth)
+                : ParseSingle(body, route, headerWriteKey, receivedAt, maxDepth);
         }
         catch (JsonException)
         {
@@ -60,42 +61,193 @@ public static class SegmentParser
             // Raised for a MaxDepth the reader cannot take; the body is treated as unreadable.
             return new ParseResult(BodyOutcome.InvalidJson, null, []);
         }
+    }
 
-        using (document)
+    private static ParseResult ParseSingle(ReadOnlySequence<byte> body, SegmentRoute route, string? headerWriteKey, DateTimeOffset receivedAt, int maxDepth)
+    {
+        using var document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = maxDepth });
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
         {
-            var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-            {
-                return new ParseResult(BodyOutcome.NotAnObject, null, []);
-            }
+            return new ParseResult(BodyOutcome.NotAnObject, null, []);
+        }
 
-            var writeKey = headerWriteKey ?? GetString(root, "writeKey");
-            var events = new List<SegmentEvent>();
-            var skipped = new List<SkippedEvent>();
+        var writeKey = headerWriteKey ?? GetString(root, "writeKey");
+        var events = new List<SegmentEvent>(1);
+        var skipped = new List<SkippedEvent>();
+        ReadEvent(root, route.ImpliedType, default, default, writeKey, events, skipped);
+        return new ParseResult(BodyOutcome.Parsed, new TappedBatch(writeKey, events, receivedAt), skipped);
+    }
 
-            if (route.Kind == SegmentRouteKind.Batch)
+    /// <summary>
+    /// Reads a batch envelope in one forward pass, parsing one event at a time into its own small pooled
+    /// document. A 500 KB batch therefore never needs a contiguous copy or a metadata table on the
+    /// large-object heap. The envelope's <c>writeKey</c> and <c>context</c> may follow the batch, so they
+    /// are applied to the events once the pass is done.
+    /// </summary>
+    private static ParseResult ParseBatch(ReadOnlySequence<byte> body, string? headerWriteKey, DateTimeOffset receivedAt, int maxDepth)
+    {
+        var options = new JsonDocumentOptions { MaxDepth = maxDepth };
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = maxDepth });
+        if (!reader.Read())
+        {
+            throw new JsonException("empty body");
+        }
+
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            ReadToEnd(ref reader);
+            return new ParseResult(BodyOutcome.NotAnObject, null, []);
+        }
+
+        var events = new List<SegmentEvent>();
+        var skipped = new List<SkippedEvent>();
+        var sawBatch = false;
+        var batchIsArray = false;
+        string? bodyWriteKey = null;
+        JsonDocument? envelope = null;
+        try
+        {
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (!root.TryGetProperty("batch", out var batch) || batch.ValueKind != JsonValueKind.Array)
+                // Duplicate names resolve as JsonDocument does: the last one wins.
+                if (reader.ValueTextEquals("batch"u8))
                 {
-                    return new ParseResult(BodyOutcome.MissingBatch, null, []);
+                    reader.Read();
+                    sawBatch = true;
+                    events.Clear();
+                    skipped.Clear();
+                    batchIsArray = reader.TokenType == JsonTokenType.StartArray;
+                    if (batchIsArray)
+                    {
+                        ReadBatchItems(ref reader, body, options, headerWriteKey, events, skipped);
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
                 }
-
-                root.TryGetProperty("context", out var envelopeContext);
-
-                // Cloned once per batch: every identify in it refers to these values after the document is disposed.
-                var envelopeTraits = TraitsOf(envelopeContext)?.Clone() ?? default;
-                foreach (var item in batch.EnumerateArray())
+                else if (reader.ValueTextEquals("writeKey"u8))
                 {
-                    ReadEvent(item, impliedType: null, envelopeContext, envelopeTraits, writeKey, events, skipped);
+                    reader.Read();
+                    bodyWriteKey = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                    reader.Skip();
+                }
+                else if (reader.ValueTextEquals("context"u8))
+                {
+                    reader.Read();
+                    envelope?.Dispose();
+                    envelope = ParseValue(ref reader, body, options);
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
                 }
             }
-            else
+
+            // The whole body must be well-formed, as it would be for JsonDocument, trailing bytes included.
+            ReadToEnd(ref reader);
+            if (!sawBatch || !batchIsArray)
             {
-                ReadEvent(root, route.ImpliedType, default, default, writeKey, events, skipped);
+                return new ParseResult(BodyOutcome.MissingBatch, null, []);
             }
 
+            var writeKey = headerWriteKey ?? bodyWriteKey;
+            ApplyEnvelope(events, envelope?.RootElement ?? default, headerWriteKey is null ? writeKey : null);
             return new ParseResult(BodyOutcome.Parsed, new TappedBatch(writeKey, events, receivedAt), skipped);
         }
+        finally
+        {
+            envelope?.Dispose();
+        }
+    }
+
+    private static void ReadBatchItems(
+        ref Utf8JsonReader reader,
+        ReadOnlySequence<byte> body,
+        JsonDocumentOptions options,
+        string? headerWriteKey,
+        List<SegmentEvent> events,
+        List<SkippedEvent> skipped)
+    {
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                reader.Skip();
+                skipped.Add(new SkippedEvent(SegmentEventType.Other, "not_an_object"));
+                continue;
+            }
+
+            using var item = ParseValue(ref reader, body, options);
+            ReadEvent(item.RootElement, impliedType: null, default, default, headerWriteKey, events, skipped);
+        }
+    }
+
+    /// <summary>Parses the value starting at the reader's current token into its own document and moves past it.</summary>
+    private static JsonDocument ParseValue(ref Utf8JsonReader reader, ReadOnlySequence<byte> body, JsonDocumentOptions options)
+    {
+        var start = reader.TokenStartIndex;
+        reader.Skip();
+        var value = body.Slice(start, reader.BytesConsumed - start);
+
+        // The reader already checked the depth against the whole body; the value alone is shallower.
+        return JsonDocument.Parse(value, options);
+    }
+
+    private static void ReadToEnd(ref Utf8JsonReader reader)
+    {
+        reader.Skip();
+        while (reader.Read())
+        {
+        }
+    }
+
+    /// <summary>
+    /// Applies what the envelope gives every event: its <c>context.traits</c> under each identify's own
+    /// traits, its <c>context.page.url</c> to pages without a URL, and the body's write key.
+    /// </summary>
+    private static void ApplyEnvelope(List<SegmentEvent> events, JsonElement envelopeContext, string? bodyWriteKey)
+    {
+        // Cloned once: every identify refers to these values after the envelope document is disposed.
+        var envelopeTraits = TraitsOf(envelopeContext)?.Clone();
+        var envelopeUrl = PageUrlOf(envelopeContext);
+        if (envelopeTraits is null && envelopeUrl is null && bodyWriteKey is null)
+        {
+            return;
+        }
+
+        for (var i = 0; i < events.Count; i++)
+        {
+            events[i] = events[i] switch
+            {
+                IdentifyEvent identify => identify with
+                {
+                    WriteKey = bodyWriteKey ?? identify.WriteKey,
+                    Traits = envelopeTraits is { } traits ? UnderTraits(traits, identify.Traits) : identify.Traits,
+                },
+                PageEvent page => page with
+                {
+                    WriteKey = bodyWriteKey ?? page.WriteKey,
+                    Url = page.Url ?? envelopeUrl,
+                },
+                var other => other,
+            };
+        }
+    }
+
+    /// <summary>Returns <paramref name="envelope"/>'s values overridden by the event's own traits.</summary>
+    private static List<KeyValuePair<string, JsonElement>> UnderTraits(JsonElement envelope, IReadOnlyList<KeyValuePair<string, JsonElement>> own)
+    {
+        var merged = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        AddValues(merged, envelope);
+        foreach (var (key, value) in own)
+        {
+            merged[key] = value;
+        }
+
+        return [.. merged];
     }
 
     private static bool IsValidUtf8(ReadOnlySequence<byte> body)
@@ -248,19 +400,17 @@ public static class SegmentParser
             return url;
         }
 
-        foreach (var candidate in (ReadOnlySpan<JsonElement>)[context, envelopeContext])
-        {
-            if (candidate.ValueKind == JsonValueKind.Object
-                && candidate.TryGetProperty("page", out var page)
-                && page.ValueKind == JsonValueKind.Object
-                && GetString(page, "url") is { Length: > 0 } contextUrl)
-            {
-                return contextUrl;
-            }
-        }
-
-        return null;
+        return PageUrlOf(context) ?? PageUrlOf(envelopeContext);
     }
+
+    /// <summary>Returns <c>page.url</c> of a context object, or null.</summary>
+    private static string? PageUrlOf(JsonElement context) =>
+        context.ValueKind == JsonValueKind.Object
+            && context.TryGetProperty("page", out var page)
+            && page.ValueKind == JsonValueKind.Object
+            && GetString(page, "url") is { Length: > 0 } url
+            ? url
+            : null;
 
     private static string? GetString(JsonElement owner, string name) =>
         owner.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
