@@ -46,6 +46,9 @@ public static class GatewayApplication
         builder.WebHost.ConfigureKestrel((context, kestrel) =>
         {
             kestrel.AddServerHeader = false;
+
+            // Kestrel's configuration loader reads endpoints only, so the standard Kestrel:Limits keys are bound here.
+            context.Configuration.GetSection("Kestrel:Limits").Bind(kestrel.Limits);
             kestrel.Configure(context.Configuration.GetSection("Kestrel"), reloadOnChange: false)
                 .Endpoint("Management", endpoint => endpoint.ListenOptions.Use(next => connection =>
                 {
