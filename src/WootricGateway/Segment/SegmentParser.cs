@@ -12,6 +12,9 @@ public enum BodyOutcome
     NotAnObject,
     MissingBatch,
     InvalidUtf8,
+
+    /// <summary>A <c>\uD800</c>–<c>\uDFFF</c> escape without its pair, which no .NET string read can decode.</summary>
+    UnpairedSurrogateEscape,
 }
 
 /// <summary>An event the parser read but did not emit, with the reason (a metric label).</summary>
@@ -63,6 +66,13 @@ public static class SegmentParser
 
         using (document)
         {
+            // JsonElement.GetString throws on an unpaired surrogate escape, and strings are read here and
+            // again when traits are mapped, so such a body is skipped whole before any string is read.
+            if (!HasOnlyPairedSurrogateEscapes(body))
+            {
+                return new ParseResult(BodyOutcome.UnpairedSurrogateEscape, null, []);
+            }
+
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
@@ -126,6 +136,84 @@ public static class SegmentParser
         {
             return false;
         }
+    }
+
+    /// <summary>
+    /// Returns false when a <c>\u</c> escape of a high surrogate is not followed directly by one of a low
+    /// surrogate, or a low one stands alone. Only valid JSON reaches this, so every backslash starts an escape.
+    /// </summary>
+    internal static bool HasOnlyPairedSurrogateEscapes(ReadOnlySequence<byte> body)
+    {
+        var reader = new SequenceReader<byte>(body);
+        long highEnd = -1;
+        Span<byte> hex = stackalloc byte[4];
+        while (reader.TryAdvanceTo((byte)'\\', advancePastDelimiter: true))
+        {
+            var adjacentToHigh = highEnd >= 0 && reader.Consumed - 1 == highEnd;
+            if (highEnd >= 0 && !adjacentToHigh)
+            {
+                return false;
+            }
+
+            highEnd = -1;
+            if (!reader.TryRead(out var kind))
+            {
+                return true;
+            }
+
+            if (kind != (byte)'u')
+            {
+                if (adjacentToHigh)
+                {
+                    return false;
+                }
+
+                continue;
+            }
+
+            if (!reader.TryCopyTo(hex) || !TryParseHex(hex, out var code))
+            {
+                return true;
+            }
+
+            reader.Advance(4);
+            var isHigh = code is >= 0xD800 and <= 0xDBFF;
+            var isLow = code is >= 0xDC00 and <= 0xDFFF;
+            if (adjacentToHigh != isLow)
+            {
+                return false;
+            }
+
+            if (isHigh)
+            {
+                highEnd = reader.Consumed;
+            }
+        }
+
+        return highEnd < 0;
+    }
+
+    private static bool TryParseHex(ReadOnlySpan<byte> hex, out int value)
+    {
+        value = 0;
+        foreach (var digit in hex)
+        {
+            var nibble = digit switch
+            {
+                >= (byte)'0' and <= (byte)'9' => digit - '0',
+                >= (byte)'a' and <= (byte)'f' => digit - 'a' + 10,
+                >= (byte)'A' and <= (byte)'F' => digit - 'A' + 10,
+                _ => -1,
+            };
+            if (nibble < 0)
+            {
+                return false;
+            }
+
+            value = (value << 4) | nibble;
+        }
+
+        return true;
     }
 
     private static void ReadEvent(
