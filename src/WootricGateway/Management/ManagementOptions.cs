@@ -13,7 +13,7 @@ public sealed class ManagementOptions : IValidatableObject
     /// <summary>
     /// A token that <c>/metrics</c> and <c>/admin/…</c> require as <c>Authorization: Bearer &lt;token&gt;</c>.
     /// <c>/healthz</c> and <c>/readyz</c> stay open for probes. Default: none, so every management
-    /// path is open to whoever can reach the listener.
+    /// path is open to any client that can reach the listener.
     /// </summary>
     public string? BearerToken { get; set; }
 

@@ -140,7 +140,7 @@ public static class SegmentParser
 
     /// <summary>
     /// Returns false when a <c>\u</c> escape of a high surrogate is not followed directly by one of a low
-    /// surrogate, or a low one stands alone. Only valid JSON reaches this, so every backslash starts an escape.
+    /// surrogate, or a low one appears alone. Only valid JSON reaches this, so every backslash starts an escape.
     /// </summary>
     internal static bool HasOnlyPairedSurrogateEscapes(ReadOnlySequence<byte> body)
     {

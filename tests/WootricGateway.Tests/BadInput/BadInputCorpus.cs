@@ -38,7 +38,7 @@ internal sealed record CorpusCase
     [JsonPropertyName("upstream_status")]
     public int UpstreamStatus { get; init; } = 200;
 
-    /// <summary>A status the gateway itself answers with (such as Kestrel's 431); the upstream then receives nothing.</summary>
+    /// <summary>A status the gateway itself responds with (such as Kestrel's 431); the upstream then receives nothing.</summary>
     [JsonPropertyName("expect_status")]
     public int? ExpectStatus { get; init; }
 

@@ -155,7 +155,7 @@ public sealed class ManagementSecurityTests
 
     /// <summary>
     /// Tests aim only at loopback, so the second loopback address 127.0.0.2 (routed to the loopback
-    /// interface on Linux) stands in for another interface: a listener bound to 127.0.0.1 must not
+    /// interface on Linux) is used in place of another interface: a listener bound to 127.0.0.1 must not
     /// accept connections sent to it.
     /// </summary>
     [Fact]

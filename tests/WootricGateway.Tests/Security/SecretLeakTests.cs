@@ -37,7 +37,7 @@ public sealed class SecretLeakTests(ITestOutputHelper output)
     private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
 
     [Fact]
-    public async Task SecretsAndEmails_NeverInLogsMetricsOrAdminOutput()
+    public async Task SecretsAndEmails_NeverExposed()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
