@@ -24,7 +24,10 @@ internal static class DeliveryServiceCollectionExtensions
                 "Delivery:RetryBaseDelay and Delivery:LeaseDuration must be positive and Delivery:RetryMaxDelay at least RetryBaseDelay.")
             .ValidateOnStart();
 
+        // IHttpClientFactory's loggers write each request URL, and Wootric lookups put the userId (often
+        // an email) in the path, so they are removed. WootricHttpApi counts and logs each call itself.
         services.AddHttpClient(WootricHttpApi.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .RemoveAllLoggers()
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
             {
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),

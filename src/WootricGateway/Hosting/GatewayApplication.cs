@@ -16,6 +16,15 @@ public static class GatewayApplication
         ["Kestrel:Endpoints:Proxy:Url"] = "http://0.0.0.0:8080",
         ["Kestrel:Endpoints:Management:Url"] = "http://0.0.0.0:8081",
         ["Upstream:Address"] = "https://api.segment.io",
+
+        // Segment publishes no header limit. These match the largest common front end (AWS Application
+        // Load Balancer: 16 KB request line, 64 KB of request headers) so no header Segment's own
+        // front end accepts is rejected here. Kestrel's own defaults are 8 KB and 32 KB.
+        ["Kestrel:Limits:MaxRequestLineSize"] = "16384",
+        ["Kestrel:Limits:MaxRequestHeadersTotalSize"] = "65536",
+
+        // Kestrel's default, stated so it is visible: 60 times Segment's 500 KB batch limit.
+        ["Kestrel:Limits:MaxRequestBodySize"] = "30000000",
         ["Logging:LogLevel:Default"] = "Information",
         ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
         ["Logging:LogLevel:Yarp"] = "Warning",
@@ -37,6 +46,9 @@ public static class GatewayApplication
         builder.WebHost.ConfigureKestrel((context, kestrel) =>
         {
             kestrel.AddServerHeader = false;
+
+            // Kestrel's configuration loader reads endpoints only, so the standard Kestrel:Limits keys are bound here.
+            context.Configuration.GetSection("Kestrel:Limits").Bind(kestrel.Limits);
             kestrel.Configure(context.Configuration.GetSection("Kestrel"), reloadOnChange: false)
                 .Endpoint("Management", endpoint => endpoint.ListenOptions.Use(next => connection =>
                 {

@@ -1,5 +1,6 @@
 using Prometheus;
 using WootricGateway.Delivery;
+using WootricGateway.Management;
 using WootricGateway.Metrics;
 using WootricGateway.Proxy;
 using WootricGateway.Tap;
@@ -14,6 +15,10 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(new GatewayMetrics(registry));
         services.AddOptions<GatewayOptions>().Bind(configuration.GetSection(GatewayOptions.SectionName));
+        services.AddOptions<ManagementOptions>()
+            .Bind(configuration.GetSection(ManagementOptions.SectionName))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
 
         services.AddGatewayProxy(configuration);
         services.AddTap(configuration);

@@ -83,6 +83,12 @@ public static class BodyDecoder
             buffer.Dispose();
             return DecodeOutcome.Corrupt;
         }
+        catch (InvalidOperationException)
+        {
+            // BrotliStream (.NET 10) reports invalid input as "Decoder ran into invalid data" with this type.
+            buffer.Dispose();
+            return DecodeOutcome.Corrupt;
+        }
 
         decoded = buffer.ToSequence();
         owner = buffer;

@@ -12,6 +12,9 @@ public enum BodyOutcome
     NotAnObject,
     MissingBatch,
     InvalidUtf8,
+
+    /// <summary>A <c>\uD800</c>–<c>\uDFFF</c> escape without its pair, which no .NET string read can decode.</summary>
+    UnpairedSurrogateEscape,
 }
 
 /// <summary>An event the parser read but did not emit, with the reason (a metric label).</summary>
@@ -66,6 +69,14 @@ public static class SegmentParser
     private static ParseResult ParseSingle(ReadOnlySequence<byte> body, SegmentRoute route, string? headerWriteKey, DateTimeOffset receivedAt, int maxDepth)
     {
         using var document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = maxDepth });
+
+        // JsonElement.GetString throws on an unpaired surrogate escape, and strings are read here and
+        // again when traits are mapped, so such a body is skipped whole before any string is read.
+        if (!HasOnlyPairedSurrogateEscapes(body))
+        {
+            return new ParseResult(BodyOutcome.UnpairedSurrogateEscape, null, []);
+        }
+
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object)
         {
@@ -97,7 +108,16 @@ public static class SegmentParser
         if (reader.TokenType != JsonTokenType.StartObject)
         {
             ReadToEnd(ref reader);
-            return new ParseResult(BodyOutcome.NotAnObject, null, []);
+            return HasOnlyPairedSurrogateEscapes(body)
+                ? new ParseResult(BodyOutcome.NotAnObject, null, [])
+                : new ParseResult(BodyOutcome.UnpairedSurrogateEscape, null, []);
+        }
+
+        // As for single events, but checked before the pass: its strings are read as events are parsed.
+        if (!HasOnlyPairedSurrogateEscapes(body))
+        {
+            ReadToEnd(ref reader);
+            return new ParseResult(BodyOutcome.UnpairedSurrogateEscape, null, []);
         }
 
         var events = new List<SegmentEvent>();
@@ -278,6 +298,84 @@ public static class SegmentParser
         {
             return false;
         }
+    }
+
+    /// <summary>
+    /// Returns false when a <c>\u</c> escape of a high surrogate is not followed directly by one of a low
+    /// surrogate, or a low one appears alone. Only valid JSON reaches this, so every backslash starts an escape.
+    /// </summary>
+    internal static bool HasOnlyPairedSurrogateEscapes(ReadOnlySequence<byte> body)
+    {
+        var reader = new SequenceReader<byte>(body);
+        long highEnd = -1;
+        Span<byte> hex = stackalloc byte[4];
+        while (reader.TryAdvanceTo((byte)'\\', advancePastDelimiter: true))
+        {
+            var adjacentToHigh = highEnd >= 0 && reader.Consumed - 1 == highEnd;
+            if (highEnd >= 0 && !adjacentToHigh)
+            {
+                return false;
+            }
+
+            highEnd = -1;
+            if (!reader.TryRead(out var kind))
+            {
+                return true;
+            }
+
+            if (kind != (byte)'u')
+            {
+                if (adjacentToHigh)
+                {
+                    return false;
+                }
+
+                continue;
+            }
+
+            if (!reader.TryCopyTo(hex) || !TryParseHex(hex, out var code))
+            {
+                return true;
+            }
+
+            reader.Advance(4);
+            var isHigh = code is >= 0xD800 and <= 0xDBFF;
+            var isLow = code is >= 0xDC00 and <= 0xDFFF;
+            if (adjacentToHigh != isLow)
+            {
+                return false;
+            }
+
+            if (isHigh)
+            {
+                highEnd = reader.Consumed;
+            }
+        }
+
+        return highEnd < 0;
+    }
+
+    private static bool TryParseHex(ReadOnlySpan<byte> hex, out int value)
+    {
+        value = 0;
+        foreach (var digit in hex)
+        {
+            var nibble = digit switch
+            {
+                >= (byte)'0' and <= (byte)'9' => digit - '0',
+                >= (byte)'a' and <= (byte)'f' => digit - 'a' + 10,
+                >= (byte)'A' and <= (byte)'F' => digit - 'A' + 10,
+                _ => -1,
+            };
+            if (nibble < 0)
+            {
+                return false;
+            }
+
+            value = (value << 4) | nibble;
+        }
+
+        return true;
     }
 
     private static void ReadEvent(

@@ -13,8 +13,11 @@ public readonly record struct UserRef(string Account, string Key)
     /// <summary>True when the key is an email, which must be masked wherever it is shown.</summary>
     public bool IsEmailKey => Key.StartsWith("e:", StringComparison.Ordinal);
 
-    /// <summary>The key for operators: a userId as is, an email masked to its first letter and domain.</summary>
-    public string MaskedKey => IsEmailKey ? "e:" + MaskEmail(Key[2..]) : Key;
+    /// <summary>
+    /// The key for operators: a userId as is, an email masked to its first letter and domain. A userId
+    /// with an '@' is masked the same way, because many apps use the email as the userId.
+    /// </summary>
+    public string MaskedKey => Key.Contains('@', StringComparison.Ordinal) ? Key[..2] + MaskEmail(Key[2..]) : Key;
 
     /// <summary>Masks an email as <c>a***@example.com</c>.</summary>
     public static string MaskEmail(string email)

@@ -95,6 +95,7 @@ internal sealed partial class TapWorker(
                 BodyOutcome.InvalidJson => "invalid_json",
                 BodyOutcome.NotAnObject => "not_an_object",
                 BodyOutcome.InvalidUtf8 => "invalid_utf8",
+                BodyOutcome.UnpairedSurrogateEscape => "unpaired_surrogate_escape",
                 _ => "missing_batch",
             }).Inc();
 

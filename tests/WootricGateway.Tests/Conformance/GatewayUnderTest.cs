@@ -51,9 +51,13 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
     /// <summary>
     /// Builds and starts a gateway with <paramref name="configuration"/> plus the two listener
     /// URLs, then waits until <c>/healthz</c> returns 200. A port taken between picking and binding
-    /// is retried with new ports.
+    /// is retried with new ports. <paramref name="configureServices"/> adds registrations, such as
+    /// another logger provider.
     /// </summary>
-    public static async Task<GatewayUnderTest> StartAsync(IReadOnlyDictionary<string, string?> configuration, CancellationToken cancellationToken)
+    public static async Task<GatewayUnderTest> StartAsync(
+        IReadOnlyDictionary<string, string?> configuration,
+        CancellationToken cancellationToken,
+        Action<IServiceCollection>? configureServices = null)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -70,7 +74,11 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
             {
                 Configuration = values,
                 MetricsRegistry = Prometheus.Metrics.NewCustomRegistry(),
-                ConfigureServices = services => services.AddSingleton<ILoggerProvider>(logs),
+                ConfigureServices = services =>
+                {
+                    services.AddSingleton<ILoggerProvider>(logs);
+                    configureServices?.Invoke(services);
+                },
             });
 
             try
@@ -89,6 +97,12 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
             }
 
             var gateway = new GatewayUnderTest(app, proxyAddress, managementAddress, logs);
+            if (values.GetValueOrDefault("Management:BearerToken") is { Length: > 0 } token)
+            {
+                // The settle wait reads /metrics, which then requires the token.
+                gateway.managementClient.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            }
+
             try
             {
                 await gateway.WaitUntilHealthyAsync(cancellationToken);

@@ -70,6 +70,9 @@ internal sealed partial class FakeWootricServer : IAsyncDisposable
 
     public int TokensIssued => tokens.IssuedCount;
 
+    /// <summary>Every access token issued so far, revoked or not.</summary>
+    public IReadOnlyList<string> IssuedTokens => tokens.IssuedTokens;
+
     public int InFlightCount => log.InFlightCount;
 
     /// <summary>The <see cref="TimeProvider.GetTimestamp"/> value when a request last arrived or completed.</summary>

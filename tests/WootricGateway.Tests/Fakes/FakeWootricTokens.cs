@@ -15,6 +15,7 @@ internal sealed class FakeWootricTokens(string clientId, string clientSecret, Ti
 
     private readonly Lock gate = new();
     private readonly Dictionary<string, DateTimeOffset> expiryByToken = new(StringComparer.Ordinal);
+    private readonly List<string> issued = [];
     private TimeSpan lifetime = DefaultLifetime;
     private int issuedCount;
 
@@ -49,6 +50,18 @@ internal sealed class FakeWootricTokens(string clientId, string clientSecret, Ti
         }
     }
 
+    /// <summary>Every token issued so far, revoked or not, so tests can search outputs for them.</summary>
+    public IReadOnlyList<string> IssuedTokens
+    {
+        get
+        {
+            lock (gate)
+            {
+                return [.. issued];
+            }
+        }
+    }
+
     /// <summary>Handles <c>POST /oauth/token</c> with a form body.</summary>
     public FakeWootricResponse Issue(IReadOnlyDictionary<string, string> form)
     {
@@ -77,6 +90,7 @@ internal sealed class FakeWootricTokens(string clientId, string clientSecret, Ti
         {
             issuedLifetime = lifetime;
             expiryByToken[token] = now + issuedLifetime;
+            issued.Add(token);
             issuedCount++;
         }
 

@@ -27,7 +27,7 @@ internal static class Loopback
 
     /// <summary>
     /// Creates a builder for a minimal Kestrel app that listens on 127.0.0.1 with a port chosen by
-    /// the operating system and accepts request bodies of any size. The empty builder reads no
+    /// the operating system and accepts request bodies of any size and headers up to 1 MiB. The empty builder reads no
     /// configuration files or environment variables, so no other address is bound, and it writes
     /// no logs.
     /// </summary>
@@ -42,6 +42,10 @@ internal static class Loopback
         {
             kestrel.Listen(IPAddress.Loopback, 0);
             kestrel.Limits.MaxRequestBodySize = null;
+
+            // Above the gateway's header limits, so a fake never rejects what the gateway forwards.
+            kestrel.Limits.MaxRequestHeadersTotalSize = 1024 * 1024;
+            kestrel.Limits.MaxRequestLineSize = 1024 * 1024;
         });
         return builder;
     }
