@@ -29,8 +29,6 @@ public sealed record ParseResult(BodyOutcome Outcome, TappedBatch? Batch, IReadO
 /// </summary>
 public static class SegmentParser
 {
-    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     /// <summary>
     /// Parses <paramref name="body"/> (already decoded) for a request to <paramref name="route"/>.
     /// <paramref name="headerWriteKey"/> is the key from Basic auth, which wins over the body's.
@@ -200,9 +198,188 @@ public static class SegmentParser
                 continue;
             }
 
-            using var item = ParseValue(ref reader, body, options);
-            ReadEvent(item.RootElement, impliedType: null, default, default, headerWriteKey, events, skipped);
+            ReadBatchItem(ref reader, body, options, headerWriteKey, events, skipped);
         }
+    }
+
+    /// <summary>
+    /// Reads one batch item in a single pass of the reader. Most items are tracks, so only the fields
+    /// every event needs are read as they pass; <c>traits</c>, <c>context</c> and <c>properties</c> are
+    /// remembered by position and parsed only when the item turns out to be an identify or a page.
+    /// </summary>
+    private static void ReadBatchItem(
+        ref Utf8JsonReader reader,
+        ReadOnlySequence<byte> body,
+        JsonDocumentOptions options,
+        string? headerWriteKey,
+        List<SegmentEvent> events,
+        List<SkippedEvent> skipped)
+    {
+        JsonTokenType typeToken = JsonTokenType.None;
+        var type = SegmentEventType.Other;
+        string? userId = null, anonymousId = null, messageId = null, timestampText = null, name = null;
+        ValueRange traits = default, context = default, properties = default;
+
+        // Duplicate names resolve as JsonDocument does: the last one wins.
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("type"u8))
+            {
+                reader.Read();
+                typeToken = reader.TokenType;
+                type = typeToken == JsonTokenType.String ? TypeOf(ref reader) : SegmentEventType.Other;
+                reader.Skip();
+            }
+            else if (reader.ValueTextEquals("userId"u8))
+            {
+                reader.Read();
+                userId = IdOf(ref reader);
+            }
+            else if (reader.ValueTextEquals("anonymousId"u8))
+            {
+                reader.Read();
+                anonymousId = IdOf(ref reader);
+            }
+            else if (reader.ValueTextEquals("messageId"u8))
+            {
+                reader.Read();
+                messageId = StringOf(ref reader);
+            }
+            else if (reader.ValueTextEquals("timestamp"u8))
+            {
+                reader.Read();
+                timestampText = StringOf(ref reader);
+            }
+            else if (reader.ValueTextEquals("name"u8))
+            {
+                reader.Read();
+                name = StringOf(ref reader);
+            }
+            else if (reader.ValueTextEquals("traits"u8))
+            {
+                reader.Read();
+                traits = ValueRange.Skip(ref reader);
+            }
+            else if (reader.ValueTextEquals("context"u8))
+            {
+                reader.Read();
+                context = ValueRange.Skip(ref reader);
+            }
+            else if (reader.ValueTextEquals("properties"u8))
+            {
+                reader.Read();
+                properties = ValueRange.Skip(ref reader);
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+
+        if (typeToken is JsonTokenType.None or JsonTokenType.Null)
+        {
+            skipped.Add(new SkippedEvent(SegmentEventType.Other, "missing_type"));
+            return;
+        }
+
+        if (typeToken != JsonTokenType.String)
+        {
+            skipped.Add(new SkippedEvent(SegmentEventType.Other, "invalid_type"));
+            return;
+        }
+
+        if (type is not (SegmentEventType.Identify or SegmentEventType.Page))
+        {
+            skipped.Add(new SkippedEvent(type, "unsupported_type"));
+            return;
+        }
+
+        using var contextDocument = context.Parse(body, options);
+        var contextElement = contextDocument?.RootElement ?? default;
+        var timestamp = ParseTimestamp(timestampText);
+        if (type == SegmentEventType.Identify)
+        {
+            using var traitsDocument = traits.Parse(body, options);
+            var merged = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+            AddValues(merged, TraitsOf(contextElement)?.Clone() ?? default);
+            AddValues(merged, traitsDocument is { RootElement: { ValueKind: JsonValueKind.Object } own } ? own.Clone() : default);
+            events.Add(new IdentifyEvent
+            {
+                WriteKey = headerWriteKey,
+                MessageId = messageId,
+                UserId = userId,
+                AnonymousId = anonymousId,
+                Timestamp = timestamp,
+                Traits = [.. merged],
+            });
+            return;
+        }
+
+        using var propertiesDocument = properties.Parse(body, options);
+        var propertiesElement = propertiesDocument?.RootElement ?? default;
+        events.Add(new PageEvent
+        {
+            WriteKey = headerWriteKey,
+            MessageId = messageId,
+            UserId = userId,
+            AnonymousId = anonymousId,
+            Timestamp = timestamp,
+            Url = (propertiesElement.ValueKind == JsonValueKind.Object ? GetString(propertiesElement, "url") : null) is { Length: > 0 } url
+                ? url
+                : PageUrlOf(contextElement),
+            Name = name,
+        });
+    }
+
+    private static SegmentEventType TypeOf(ref Utf8JsonReader reader) =>
+        reader.ValueTextEquals("identify"u8) ? SegmentEventType.Identify
+        : reader.ValueTextEquals("page"u8) ? SegmentEventType.Page
+        : reader.ValueTextEquals("track"u8) ? SegmentEventType.Track
+        : reader.ValueTextEquals("screen"u8) ? SegmentEventType.Screen
+        : reader.ValueTextEquals("group"u8) ? SegmentEventType.Group
+        : reader.ValueTextEquals("alias"u8) ? SegmentEventType.Alias
+        : SegmentEventType.Other;
+
+    private static string? StringOf(ref Utf8JsonReader reader)
+    {
+        var text = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+        reader.Skip();
+        return text;
+    }
+
+    /// <summary>Reads an id that may be a string or a number; numbers keep their decimal text.</summary>
+    private static string? IdOf(ref Utf8JsonReader reader)
+    {
+        string? text = null;
+        if (reader.TokenType == JsonTokenType.String)
+        {
+            text = reader.GetString();
+        }
+        else if (reader.TokenType == JsonTokenType.Number)
+        {
+            text = reader.TryGetInt64(out var whole)
+                ? whole.ToString(CultureInfo.InvariantCulture)
+                : System.Text.Encoding.UTF8.GetString(reader.HasValueSequence ? reader.ValueSequence.ToArray() : reader.ValueSpan);
+        }
+
+        reader.Skip();
+        return string.IsNullOrWhiteSpace(text) ? null : text;
+    }
+
+    /// <summary>Where a value lies in the body, so it can be parsed later only if it is needed.</summary>
+    private readonly record struct ValueRange(long Start, long Length)
+    {
+        public static ValueRange Skip(ref Utf8JsonReader reader)
+        {
+            var start = reader.TokenStartIndex;
+            reader.Skip();
+            return new ValueRange(start, reader.BytesConsumed - start);
+        }
+
+        /// <summary>Parses the value into a pooled document the caller disposes; null when there was none.</summary>
+        public JsonDocument? Parse(ReadOnlySequence<byte> body, JsonDocumentOptions options) =>
+            Length > 0 ? JsonDocument.Parse(body.Slice(Start, Length), options) : null;
     }
 
     /// <summary>Parses the value starting at the reader's current token into its own document and moves past it.</summary>
@@ -270,34 +447,79 @@ public static class SegmentParser
         return [.. merged];
     }
 
-    private static bool IsValidUtf8(ReadOnlySequence<byte> body)
+    /// <summary>
+    /// Checks that <paramref name="body"/> is well-formed UTF-8, segment by segment with the vectorized
+    /// check, carrying a character split across a segment boundary over to the next segment.
+    /// </summary>
+    internal static bool IsValidUtf8(ReadOnlySequence<byte> body)
     {
         if (body.IsSingleSegment)
         {
             return System.Text.Unicode.Utf8.IsValid(body.FirstSpan);
         }
 
-        var decoder = StrictUtf8.GetDecoder();
-        Span<char> chars = stackalloc char[1024];
-        try
+        Span<byte> carry = stackalloc byte[4];
+        var carried = 0;
+        foreach (var segment in body)
         {
-            foreach (var segment in body)
+            var bytes = segment.Span;
+            if (carried > 0)
             {
-                var bytes = segment.Span;
-                while (!bytes.IsEmpty)
+                var needed = SequenceLength(carry[0]);
+                var take = Math.Min(needed - carried, bytes.Length);
+                bytes[..take].CopyTo(carry[carried..]);
+                carried += take;
+                bytes = bytes[take..];
+                if (carried < needed)
                 {
-                    decoder.Convert(bytes, chars, flush: false, out var used, out _, out _);
-                    bytes = bytes[used..];
+                    continue;
                 }
+
+                if (!System.Text.Unicode.Utf8.IsValid(carry[..carried]))
+                {
+                    return false;
+                }
+
+                carried = 0;
             }
 
-            decoder.Convert([], chars, flush: true, out _, out _, out _);
-            return true;
+            var tail = IncompleteTailLength(bytes);
+            if (!System.Text.Unicode.Utf8.IsValid(bytes[..^tail]))
+            {
+                return false;
+            }
+
+            bytes[^tail..].CopyTo(carry);
+            carried = tail;
         }
-        catch (System.Text.DecoderFallbackException)
+
+        return carried == 0;
+    }
+
+    /// <summary>The length a UTF-8 sequence starting with <paramref name="lead"/> claims; 1 for bytes that start none.</summary>
+    private static int SequenceLength(byte lead) => lead switch
+    {
+        >= 0xF0 and < 0xF8 => 4,
+        >= 0xE0 and < 0xF0 => 3,
+        >= 0xC0 and < 0xE0 => 2,
+        _ => 1,
+    };
+
+    /// <summary>How many bytes at the end of <paramref name="bytes"/> start a character the span cuts off.</summary>
+    private static int IncompleteTailLength(ReadOnlySpan<byte> bytes)
+    {
+        for (var back = 1; back <= Math.Min(3, bytes.Length); back++)
         {
-            return false;
+            var value = bytes[^back];
+            if ((value & 0xC0) == 0x80)
+            {
+                continue;
+            }
+
+            return value >= 0xC0 && SequenceLength(value) > back ? back : 0;
         }
+
+        return 0;
     }
 
     /// <summary>
@@ -535,12 +757,10 @@ public static class SegmentParser
     private static string NumberText(JsonElement number) =>
         number.TryGetInt64(out var whole) ? whole.ToString(CultureInfo.InvariantCulture) : number.GetRawText();
 
-    private static DateTimeOffset? GetTimestamp(JsonElement owner, string name)
-    {
-        var text = GetString(owner, name);
-        return text is not null
-            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed)
+    private static DateTimeOffset? GetTimestamp(JsonElement owner, string name) => ParseTimestamp(GetString(owner, name));
+
+    private static DateTimeOffset? ParseTimestamp(string? text) =>
+        text is not null && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed)
             ? parsed
             : null;
-    }
 }
