@@ -33,6 +33,37 @@ public static class GatewayApplication
         ["Logging:LogLevel:Microsoft.AspNetCore.DataProtection"] = "Error",
     };
 
+    /// <summary>
+    /// The process-wide registry, limited to the gateway's own metrics, process metrics and the runtime's
+    /// <c>System.Runtime</c> meter. prometheus-net would otherwise export every meter in the process:
+    /// ASP.NET Core, Kestrel, HttpClient and routing record one or more histograms per proxied request,
+    /// which costs CPU on the hot path and duplicates <c>wootric_gateway_proxy_*</c>.
+    /// </summary>
+    private static CollectorRegistry DefaultRegistry()
+    {
+        lock (DefaultRegistryLock)
+        {
+            if (!_defaultRegistryConfigured)
+            {
+                Prometheus.Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions
+                {
+                    SuppressProcessMetrics = false,
+                    SuppressEventCounters = true,
+                    SuppressMeters = false,
+                    SuppressDebugMetrics = true,
+                });
+                Prometheus.Metrics.ConfigureMeterAdapter(adapter =>
+                    adapter.InstrumentFilterPredicate = instrument => instrument.Meter.Name == "System.Runtime");
+                _defaultRegistryConfigured = true;
+            }
+        }
+
+        return Prometheus.Metrics.DefaultRegistry;
+    }
+
+    private static readonly Lock DefaultRegistryLock = new();
+    private static bool _defaultRegistryConfigured;
+
     /// <summary>Creates the gateway application; call <c>RunAsync</c> or <c>StartAsync</c> on the result.</summary>
     public static WebApplication Build(string[] args, GatewayBuildOptions? options = null)
     {
@@ -57,7 +88,7 @@ public static class GatewayApplication
                 }));
         });
 
-        var registry = options?.MetricsRegistry ?? Prometheus.Metrics.DefaultRegistry;
+        var registry = options?.MetricsRegistry ?? DefaultRegistry();
         builder.Services.AddGatewayServices(builder.Configuration, registry);
         options?.ConfigureServices?.Invoke(builder.Services);
 
