@@ -33,6 +33,8 @@ PORTS = {
     "redis": 19105,
     "management-redis": 19113,
     "management-memory": 19114,
+    "gateway-before": 19106,
+    "management-before": 19115,
 }
 
 TARGETS = ["direct", "yarp", "nginx", "gateway-redis", "gateway-memory"]
@@ -42,6 +44,7 @@ LABELS = {
     "nginx": "(c) nginx reverse proxy",
     "gateway-redis": "(d) WootricGateway, tap on, Redis",
     "gateway-memory": "(e) WootricGateway, tap on, in memory",
+    "gateway-before": "(f) WootricGateway at --baseline-ref, tap on, in memory",
 }
 
 
@@ -59,14 +62,14 @@ def make_bodies(directory):
     }
     small_batch = {
         "batch": [
-            {"type": "identify", "messageId": "bench-m-1", "timestamp": "2024-05-01T12:00:00.000Z", "userId": "bench-user-1",
+            {"type": "identify", "messageId": "bench-m-1-@@@@@@@@", "timestamp": "2024-05-01T12:00:00.000Z", "userId": "bench-user-1",
              "traits": {"email": "bench.user@example.test", "plan": "team", "seats": 12, "createdAt": "2023-03-14T09:26:53.989Z",
                         "company": {"name": "Example Labs", "size": 40}}, "context": context},
-            {"type": "page", "messageId": "bench-m-2", "timestamp": "2024-05-01T12:00:01.000Z", "userId": "bench-user-1",
+            {"type": "page", "messageId": "bench-m-2-@@@@@@@@", "timestamp": "2024-05-01T12:00:01.000Z", "userId": "bench-user-1",
              "name": "Pricing", "properties": {"url": "https://www.example.test/pricing", "title": "Pricing"}, "context": context},
-            {"type": "track", "messageId": "bench-m-3", "timestamp": "2024-05-01T12:00:02.000Z", "userId": "bench-user-1",
+            {"type": "track", "messageId": "bench-m-3-@@@@@@@@", "timestamp": "2024-05-01T12:00:02.000Z", "userId": "bench-user-1",
              "event": "Report Exported", "properties": {"format": "csv", "rows": 1200, "filter": "last-30-days"}, "context": context},
-            {"type": "track", "messageId": "bench-m-4", "timestamp": "2024-05-01T12:00:03.000Z", "userId": "bench-user-1",
+            {"type": "track", "messageId": "bench-m-4-@@@@@@@@", "timestamp": "2024-05-01T12:00:03.000Z", "userId": "bench-user-1",
              "event": "Seat Added", "properties": {"seats": 13, "role": "editor"}, "context": context},
         ],
         "sentAt": "2024-05-01T12:00:04.000Z",
@@ -76,7 +79,7 @@ def make_bodies(directory):
         small_batch["batch"][2]["properties"]["note"] = "x" * (2048 - len(small) + len(small_batch["batch"][2]["properties"].get("note", "")))
         small = json.dumps(small_batch, separators=(",", ":")).encode()
 
-    page = {"type": "page", "messageId": "ajs-next-1714638600000-0002", "timestamp": "2024-05-02T08:30:00.000Z",
+    page = {"type": "page", "messageId": "ajs-next-1714638600000-@@@@@@@@", "timestamp": "2024-05-02T08:30:00.000Z",
             "userId": "bench-user-2", "anonymousId": "anon-bench-2", "name": "Pricing",
             "properties": {"name": "Pricing", "path": "/pricing", "title": "Pricing", "url": "https://www.example.test/pricing"},
             "context": {"library": {"name": "analytics.js", "version": "npm:next-1.84.1"}, "locale": "en-US",
@@ -231,6 +234,7 @@ def main():
     parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of " + ",".join(TARGETS))
     parser.add_argument("--bodies", default="batch-2kb,page-600b,batch-400kb-gzip", help="comma-separated subset of the bodies")
     parser.add_argument("--output", help="also write the Markdown table to this file")
+    parser.add_argument("--baseline-ref", help="also measure the gateway built from this git commit (in memory), for before/after figures")
     args = parser.parse_args()
 
     for tool in ["wrk", "nginx", "redis-server", "dotnet"]:
@@ -238,7 +242,11 @@ def main():
             raise SystemExit(f"{tool} is not installed; on Debian: apt-get install -y wrk nginx redis-server (and the .NET 10 SDK)")
 
     targets = args.targets.split(",")
+    if args.baseline_ref:
+        targets.append("gateway-before")
+        LABELS["gateway-before"] = f"(f) WootricGateway at {args.baseline_ref}, tap on, in memory"
     work = tempfile.mkdtemp(prefix="wootric-gateway-bench-")
+    baseline_tree = None
     processes = {}
     try:
         for port in PORTS.values():
@@ -248,6 +256,12 @@ def main():
                         "--nologo", "-v", "quiet"], check=True)
         subprocess.run(["dotnet", "publish", os.path.join(ROOT, "bench", "BareYarp"), "-c", "Release", "-o", os.path.join(work, "yarp"),
                         "--nologo", "-v", "quiet"], check=True)
+        if args.baseline_ref:
+            baseline_tree = os.path.join(work, "baseline-source")
+            subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", baseline_tree, args.baseline_ref], check=True,
+                           capture_output=True)
+            subprocess.run(["dotnet", "publish", os.path.join(baseline_tree, "src", "WootricGateway"), "-c", "Release",
+                            "-o", os.path.join(work, "gateway-before"), "--nologo", "-v", "quiet"], check=True)
         bodies = make_bodies(work)
 
         proxy_cpus = "1" if args.pin else None
@@ -270,9 +284,10 @@ def main():
         if "yarp" in targets:
             processes["yarp"] = start(["dotnet", os.path.join(work, "yarp", "BareYarp.dll"), "--urls", f"http://127.0.0.1:{PORTS['yarp']}"],
                                       env=dict(os.environ, BENCH_UPSTREAM=upstream_url), cpus=proxy_cpus)
-        for name, redis in [("gateway-redis", True), ("gateway-memory", False)]:
+        for name, redis in [("gateway-redis", True), ("gateway-memory", False), ("gateway-before", False)]:
             if name not in targets:
                 continue
+            build = "gateway-before" if name == "gateway-before" else "gateway"
             env = dict(os.environ,
                        Kestrel__Endpoints__Proxy__Url=f"http://127.0.0.1:{PORTS[name]}",
                        Kestrel__Endpoints__Management__Url=f"http://127.0.0.1:{PORTS['management-' + name.split('-')[1]]}",
@@ -280,7 +295,7 @@ def main():
                        Logging__LogLevel__Default="Warning")
             if redis:
                 env["Redis__Configuration"] = f"127.0.0.1:{PORTS['redis']}"
-            processes[name] = start(["dotnet", os.path.join(work, "gateway", "WootricGateway.dll")], env=env, cpus=proxy_cpus)
+            processes[name] = start(["dotnet", os.path.join(work, build, "WootricGateway.dll")], env=env, cpus=proxy_cpus)
 
         for name in ["direct"] + [t for t in targets if t != "direct"]:
             wait_for_port(PORTS["upstream" if name == "direct" else name])
@@ -304,6 +319,7 @@ def main():
 
         rss = {target: peak_rss_mb(process_tree(processes[target].pid)) for target in targets if target != "direct"}
         table = render(results, bodies, args, targets, rss)
+        table += tap_outcomes(targets)
         print(table)
         if args.output:
             with open(args.output, "w") as handle:
@@ -319,7 +335,33 @@ def main():
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+        if baseline_tree is not None:
+            subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", baseline_tree], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def tap_outcomes(targets):
+    """Reads each gateway's tap counters, so the table shows whether the tap kept up or dropped captures."""
+    import urllib.request
+    lines = ["", "Tap outcomes over the whole run (wootric_gateway_tap_requests_total by outcome):", ""]
+    for target in targets:
+        if not target.startswith("gateway-"):
+            continue
+        port = PORTS["management-" + target.split("-")[1]]
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+                text = response.read().decode()
+        except OSError as error:
+            lines.append(f"- {LABELS[target]}: metrics unavailable ({error})")
+            continue
+        counts = {}
+        for line in text.splitlines():
+            if line.startswith("wootric_gateway_tap_requests_total{"):
+                outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
+                counts[outcome] = counts.get(outcome, 0) + float(line.rsplit(" ", 1)[1])
+        summary = ", ".join(f"{name} {value:.0f}" for name, value in sorted(counts.items()))
+        lines.append(f"- {LABELS[target]}: {summary}")
+    return "\n".join(lines) + "\n"
 
 
 def render(results, bodies, args, targets, rss):

@@ -25,12 +25,13 @@ internal sealed class UserSyncSink(
 {
     private readonly PageVisitMode _pageVisits = wootricOptions.Value.PageVisits;
     private readonly DeliveryOptions _delivery = deliveryOptions.Value;
+    private readonly ScopeCache _scopes = new();
 
     public async ValueTask ConsumeAsync(TappedBatch batch, CancellationToken cancellationToken)
     {
         // Every event of a request carries the request's write key, so account and scope are per batch.
         var account = accounts.ForWriteKey(batch.WriteKey);
-        var scope = account is null ? null : DeduplicationScope(account, batch.WriteKey);
+        var scope = account is null ? null : _scopes.Get(account, batch.WriteKey);
         var changed = new HashSet<UserRef>();
         foreach (var tapped in batch.Events)
         {
@@ -198,6 +199,38 @@ internal sealed class UserSyncSink(
 
         assign(incoming);
         return true;
+    }
+
+    /// <summary>
+    /// Remembers the scope of each (account, write key) pair, since every request would otherwise hash its
+    /// write key again. Bounded, so a stream of made-up write keys cannot grow it.
+    /// </summary>
+    private sealed class ScopeCache
+    {
+        private const int Capacity = 1024;
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Account, string WriteKey), string> _scopes = new();
+        private int _count;
+
+        public string Get(WootricAccount account, string? writeKey)
+        {
+            if (writeKey is null)
+            {
+                return DeduplicationScope(account, null);
+            }
+
+            if (_scopes.TryGetValue((account.Name, writeKey), out var cached))
+            {
+                return cached;
+            }
+
+            var scope = DeduplicationScope(account, writeKey);
+            if (Volatile.Read(ref _count) < Capacity && _scopes.TryAdd((account.Name, writeKey), scope))
+            {
+                Interlocked.Increment(ref _count);
+            }
+
+            return scope;
+        }
     }
 
     /// <summary>

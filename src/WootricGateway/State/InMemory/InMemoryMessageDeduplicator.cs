@@ -13,6 +13,9 @@ internal sealed class InMemoryMessageDeduplicator : IMessageDeduplicator
     private readonly ConcurrentDictionary<(string Scope, string MessageId), byte> _seen = new();
     private readonly ConcurrentQueue<(string, string)> _order = new();
 
+    // ConcurrentDictionary.Count takes every lock of the table, so the size is tracked here instead.
+    private int _count;
+
     public ValueTask<bool> TryMarkAsync(string scope, string messageId, CancellationToken cancellationToken)
     {
         var key = (scope, messageId);
@@ -22,9 +25,9 @@ internal sealed class InMemoryMessageDeduplicator : IMessageDeduplicator
         }
 
         _order.Enqueue(key);
-        while (_seen.Count > Capacity && _order.TryDequeue(out var oldest))
+        if (Interlocked.Increment(ref _count) > Capacity && _order.TryDequeue(out var oldest) && _seen.TryRemove(oldest, out _))
         {
-            _seen.TryRemove(oldest, out _);
+            Interlocked.Decrement(ref _count);
         }
 
         return ValueTask.FromResult(true);
