@@ -11,6 +11,12 @@ public sealed class GatewayOptions
     /// </summary>
     public string? PathPrefix { get; set; }
 
+    /// <summary>
+    /// How long a stopping gateway (SIGTERM) waits for in-flight proxied requests, the tap queue and
+    /// running user syncs, all together, before it exits anyway. Default: 30 seconds.
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The prefix with one leading slash and no trailing slash, or null when none is set.</summary>
     public string? NormalizedPathPrefix
     {

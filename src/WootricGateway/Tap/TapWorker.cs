@@ -17,23 +17,49 @@ internal sealed partial class TapWorker(
 {
     private readonly TapOptions _options = options.Value;
 
+    private readonly CancellationTokenSource _abort = new();
+
+    /// <summary>
+    /// Parses captures until the queue is completed and empty. The loop ignores the stopping token:
+    /// at shutdown <see cref="StopAsync"/> completes the queue, so what is queued still reaches the
+    /// store, and only the host's shutdown timeout aborts the drain.
+    /// </summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         LogStarted(logger, _options.QueueCapacity);
+        var abort = _abort.Token;
         try
         {
-            await foreach (var request in queue.Reader.ReadAllAsync(stoppingToken))
+            await foreach (var request in queue.Reader.ReadAllAsync(abort))
             {
                 metrics.TapQueueDepth.Set(queue.Count);
-                await ProcessAsync(request, stoppingToken);
+                await ProcessAsync(request, abort);
             }
+
+            metrics.TapQueueDepth.Set(0);
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (abort.IsCancellationRequested)
         {
-            // Host shutdown: captures still queued are dropped, as the tap is best effort in memory.
+            LogDrainAborted(logger, queue.Count);
         }
 
         LogStopped(logger);
+    }
+
+    /// <summary>Stops taking captures and waits, at most until <paramref name="cancellationToken"/> fires, for the queued ones.</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        // The web server stops before this service, so no request adds a capture any more.
+        queue.Complete();
+        LogDraining(logger, queue.Count);
+        await using var registration = cancellationToken.Register(_abort.Cancel);
+        await base.StopAsync(cancellationToken);
+    }
+
+    public override void Dispose()
+    {
+        _abort.Dispose();
+        base.Dispose();
     }
 
     /// <summary>Decodes, parses and delivers one capture. Bad input becomes a counted outcome; only cancellation escapes.</summary>
@@ -105,6 +131,12 @@ internal sealed partial class TapWorker(
 
     [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "Tap parser stopped")]
     private static partial void LogStopped(ILogger logger);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Information, Message = "Tap parser stopping; handing {Count} queued captures to the store first")]
+    private static partial void LogDraining(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Warning, Message = "Shutdown timeout reached; {Count} queued captures were dropped")]
+    private static partial void LogDrainAborted(ILogger logger, int count);
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Error, Message = "Processing a tapped request failed; its events were dropped")]
     private static partial void LogSinkFailed(ILogger logger, Exception exception);
