@@ -21,6 +21,9 @@ internal sealed record UpstreamResponse(
 {
     private static readonly JsonSerializerOptions CompactJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    /// <summary>Closes the connection after reading the request, without a response (a TCP reset).</summary>
+    public bool ResetConnection { get; init; }
+
     /// <summary>The Segment Tracking API's usual response: <c>200 {"success":true}</c> as JSON.</summary>
     public static UpstreamResponse Default { get; } = new(200, "{\"success\":true}"u8.ToArray(), "application/json", [], TimeSpan.Zero);
 
@@ -168,6 +171,12 @@ internal sealed class RecordingUpstream : IAsyncDisposable
         if (current.Latency > TimeSpan.Zero)
         {
             await Task.Delay(current.Latency, cancellationToken);
+        }
+
+        if (current.ResetConnection)
+        {
+            context.Abort();
+            return;
         }
 
         var response = context.Response;

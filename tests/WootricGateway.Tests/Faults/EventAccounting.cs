@@ -69,7 +69,7 @@ internal sealed record AccountingReport(int Accepted, int Applied, int Skipped, 
 /// be <b>skipped</b>, and their number must equal the gateways' <c>skipped_*</c> event counters.</para>
 /// <para>Rules: no event both applied and dead-lettered; no events dropped (full queue, failed sink,
 /// Redis outage buffer full); one successful create at most per external_id and none for a user
-/// Wootric already had; and per end user, the writes Wootric answered with 2xx are no more than the
+/// Wootric already had (no create request at all for such a user); and per end user, the writes Wootric answered with 2xx are no more than the
 /// distinct accepted messages for that user, so any further write is a retry of a write that failed.</para>
 /// </remarks>
 internal static class EventAccounting
@@ -86,7 +86,7 @@ internal static class EventAccounting
         foreach (var exchange in upstream.Exchanges)
         {
             var path = exchange.Path;
-            if (exchange.Method != "POST" || exchange.Response.Status is < 200 or >= 300 || !TappedPaths.Contains(path))
+            if (exchange.Method != "POST" || exchange.Response.ResetConnection || exchange.Response.Status is < 200 or >= 300 || !TappedPaths.Contains(path))
             {
                 continue;
             }
@@ -232,6 +232,13 @@ internal static class EventAccounting
                 if (request.CreatedEndUserId is not null && externalId is not null)
                 {
                     creates[externalId] = creates.GetValueOrDefault(externalId) + 1;
+                }
+
+                // Lookups find a user that existed before the test, so a create for one means a
+                // failed lookup was read as a miss.
+                if (externalId is not null && seededUsers.Contains(externalId))
+                {
+                    violations.Add($"a create was sent for {externalId}, which existed before the test: {request}");
                 }
             }
             else
