@@ -108,6 +108,7 @@ internal sealed class RecordingUpstream : IAsyncDisposable
     private readonly WebApplication app;
     private readonly Lock gate = new();
     private readonly List<UpstreamExchange> exchanges = [];
+    private readonly HashSet<UpstreamExchange> answered = new(ReferenceEqualityComparer.Instance);
     private UpstreamResponse response = UpstreamResponse.Default;
 
     private RecordingUpstream(WebApplication app)
@@ -137,6 +138,18 @@ internal sealed class RecordingUpstream : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Returns whether the response to <paramref name="exchange"/> was written in full. A request
+    /// whose caller gave up during <see cref="UpstreamResponse.Latency"/>, or that was reset, was not.
+    /// </summary>
+    public bool WasAnswered(UpstreamExchange exchange)
+    {
+        lock (gate)
+        {
+            return answered.Contains(exchange);
+        }
+    }
+
     public static async Task<RecordingUpstream> StartAsync(CancellationToken cancellationToken)
     {
         var app = Loopback.CreateBuilder().Build();
@@ -163,9 +176,10 @@ internal sealed class RecordingUpstream : IAsyncDisposable
         var headers = request.Headers
             .SelectMany(header => header.Value.Select(value => new KeyValuePair<string, string>(header.Key, value ?? "")))
             .ToList();
+        var exchange = new UpstreamExchange(request.Method, rawTarget, headers, body.ToArray(), current);
         lock (gate)
         {
-            exchanges.Add(new UpstreamExchange(request.Method, rawTarget, headers, body.ToArray(), current));
+            exchanges.Add(exchange);
         }
 
         if (current.Latency > TimeSpan.Zero)
@@ -195,6 +209,12 @@ internal sealed class RecordingUpstream : IAsyncDisposable
         {
             response.ContentLength = current.Body.Length;
             await response.Body.WriteAsync(current.Body, cancellationToken);
+        }
+
+        await response.CompleteAsync();
+        lock (gate)
+        {
+            answered.Add(exchange);
         }
     }
 }

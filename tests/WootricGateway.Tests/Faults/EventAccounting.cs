@@ -79,14 +79,14 @@ internal static class EventAccounting
         "/v1/identify", "/v1/i", "/v1/page", "/v1/p", "/v1/batch", "/v1/b", "/v1/import",
     };
 
-    /// <summary>Reads the identify and page events with a userId from every request the upstream answered with 2xx.</summary>
+    /// <summary>Reads the identify and page events with a userId from every request the upstream answered in full with 2xx.</summary>
     public static IReadOnlyList<AcceptedEvent> ReadAcceptedEvents(RecordingUpstream upstream)
     {
         var events = new List<AcceptedEvent>();
         foreach (var exchange in upstream.Exchanges)
         {
             var path = exchange.Path;
-            if (exchange.Method != "POST" || exchange.Response.ResetConnection || exchange.Response.Status is < 200 or >= 300 || !TappedPaths.Contains(path))
+            if (exchange.Method != "POST" || !upstream.WasAnswered(exchange) || exchange.Response.Status is < 200 or >= 300 || !TappedPaths.Contains(path))
             {
                 continue;
             }
