@@ -28,8 +28,16 @@ internal sealed partial class DeliveryWorker(
     /// </summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        await using var registration = cancellationToken.Register(_abort.Cancel);
-        await base.StopAsync(cancellationToken);
+        await using (cancellationToken.Register(_abort.Cancel))
+        {
+            await base.StopAsync(cancellationToken);
+        }
+
+        // base.StopAsync may return on the timeout before the registration above has run.
+        if (cancellationToken.IsCancellationRequested)
+        {
+            await _abort.CancelAsync();
+        }
 
         // After the timeout the aborted syncs unwind at once; wait briefly so they log before exit.
         if (ExecuteTask is { IsCompleted: false } loops)

@@ -52,8 +52,16 @@ internal sealed partial class TapWorker(
         // The web server stops before this service, so no request adds a capture any more.
         queue.Complete();
         LogDraining(logger, queue.Count);
-        await using var registration = cancellationToken.Register(_abort.Cancel);
-        await base.StopAsync(cancellationToken);
+        await using (cancellationToken.Register(_abort.Cancel))
+        {
+            await base.StopAsync(cancellationToken);
+        }
+
+        // base.StopAsync may return on the timeout before the registration above has run.
+        if (cancellationToken.IsCancellationRequested)
+        {
+            await _abort.CancelAsync();
+        }
     }
 
     public override void Dispose()
