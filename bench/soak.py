@@ -2,8 +2,8 @@
 """Soak test: steady load through the gateway while a fake Wootric fails part of its calls.
 
 Starts, all on 127.0.0.1 with ports chosen by the operating system: redis-server, a fake Wootric
-(this script with --serve-wootric) that answers a configurable fraction of calls with 500, 429 or
-no answer until the gateway's request timeout, a fast upstream stub (this script with
+(this script with --serve-wootric) that fails a configurable fraction of calls with 500, 429 or
+no response until the gateway's request timeout, a fast upstream stub (this script with
 --serve-upstream), and the gateway (Release build, Redis store). It then sends identify and page
 batches at a fixed rate for --duration seconds, samples the gateway every --sample-interval
 seconds, stops the load and waits for the backlog to drain.
@@ -65,7 +65,7 @@ class QuietServer(http.server.ThreadingHTTPServer):
 
 
 class UpstreamHandler(http.server.BaseHTTPRequestHandler):
-    """Answers every request with Segment's 200 {"success":true} after reading the body."""
+    """Responds to every request with Segment's 200 {"success":true} after reading the body."""
 
     protocol_version = "HTTP/1.1"
 
@@ -159,7 +159,10 @@ class WootricHandler(http.server.BaseHTTPRequestHandler):
             parts = parsed.path.strip("/").split("/")
             if len(parts) == 3 and parts[:2] == ["v1", "end_users"]:
                 key = urllib.parse.unquote(parts[2])
-                user_id = state.by_external_id.get(key) if query.get("lookup_by_external_id") == "true" else int(key) if key.isdigit() else None
+                if query.get("lookup_by_external_id") == "true":
+                    user_id = state.by_external_id.get(key)
+                else:
+                    user_id = int(key) if key.isdigit() else None
                 if user_id in state.users:
                     self.send_json(200, state.users[user_id])
                     return
@@ -457,6 +460,7 @@ def main():
         heap_last = statistics.median(row["heap_mb"] for row in last) if last else 0
         growth = (rss_last / rss_second - 1) * 100 if rss_second else 0
         backlog_max = max(row["backlog"] for row in load_samples) if load_samples else 0
+        backlog_last_max = max(row["backlog"] for row in last) if last else 0
 
         rules = [
             ("every proxied request got 200", result.failed == 0, f"{result.sent} sent, {result.failed} not 200 ({result.statuses})"),
@@ -470,7 +474,7 @@ def main():
               f"{os.cpu_count()} CPUs (shared with other work)")
         print(f"fake Wootric: {json.dumps(wootric_stats)}")
         print(f"GC heap median: {heap_second:.1f} MB (second third) -> {heap_last:.1f} MB (last third); "
-              f"max backlog under load {backlog_max}; final RSS {final['rss_mb']} MB")
+              f"max backlog under load {backlog_max} (last third {backlog_last_max}); final RSS {final['rss_mb']} MB")
         failed = False
         for name, passed, detail in rules:
             print(f"{'PASS' if passed else 'FAIL'} {name}: {detail}")

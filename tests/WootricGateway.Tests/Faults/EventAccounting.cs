@@ -68,9 +68,10 @@ internal sealed record AccountingReport(int Accepted, int Applied, int Skipped, 
 /// is in a gateway's dead letters. Every other event, including each further copy of a message, must
 /// be <b>skipped</b>, and their number must equal the gateways' <c>skipped_*</c> event counters.</para>
 /// <para>Rules: no event both applied and dead-lettered; no events dropped (full queue, failed sink,
-/// Redis outage buffer full); one successful create at most per external_id and none for a user
-/// Wootric already had (no create request at all for such a user); and per end user, the writes Wootric answered with 2xx are no more than the
-/// distinct accepted messages for that user, so any further write is a retry of a write that failed.</para>
+/// Redis outage buffer full); one successful create at most per external_id, and no create request
+/// at all for a user Wootric had before the test; and per end user, the writes Wootric answered with
+/// 2xx are no more than the distinct accepted messages for that user, so any further write is a
+/// retry of a write that failed.</para>
 /// </remarks>
 internal static class EventAccounting
 {
