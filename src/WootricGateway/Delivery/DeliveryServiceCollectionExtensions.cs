@@ -44,6 +44,9 @@ internal static class DeliveryServiceCollectionExtensions
 
         services.AddSingleton<UserSynchronizer>();
         services.AddSingleton<UserSyncSink>();
+
+        // The stores before the worker, so at shutdown the worker stops first and the Redis work
+        // queue can hand back what the worker did not start.
         services.AddStateStores(configuration);
         services.AddHostedService<DeliveryWorker>();
         services.AddHostedService<DeliveryStartupReport>();

@@ -18,6 +18,39 @@ internal sealed partial class DeliveryWorker(
     ILogger<DeliveryWorker> logger) : BackgroundService
 {
     private readonly DeliveryOptions _options = options.Value;
+    private static readonly TimeSpan AbortedSyncGrace = TimeSpan.FromSeconds(1);
+    private readonly CancellationTokenSource _abort = new();
+
+    /// <summary>
+    /// Stops taking users and lets running syncs finish, until <paramref name="cancellationToken"/>
+    /// (the host's shutdown timeout) aborts them. An aborted sync stays pending: with Redis another
+    /// replica claims it after <c>Redis:ClaimIdleTimeout</c>.
+    /// </summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await using (cancellationToken.Register(_abort.Cancel))
+        {
+            await base.StopAsync(cancellationToken);
+        }
+
+        // base.StopAsync may return on the timeout before the registration above has run.
+        if (cancellationToken.IsCancellationRequested)
+        {
+            await _abort.CancelAsync();
+        }
+
+        // After the timeout the aborted syncs unwind at once; wait briefly so they log before exit.
+        if (ExecuteTask is { IsCompleted: false } loops)
+        {
+            await Task.WhenAny(loops, Task.Delay(AbortedSyncGrace, CancellationToken.None));
+        }
+    }
+
+    public override void Dispose()
+    {
+        _abort.Dispose();
+        base.Dispose();
+    }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -40,20 +73,23 @@ internal sealed partial class DeliveryWorker(
                 return;
             }
 
+            // The stopping token only ends the loop; a sync already taken runs until the shutdown timeout.
+            var abort = _abort.Token;
             try
             {
-                await RunOneAsync(item, stoppingToken);
+                await RunOneAsync(item, abort);
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (abort.IsCancellationRequested)
             {
-                // Shutdown mid-sync: the item stays pending (Redis) or is lost with the process (in memory).
+                // Aborted at the shutdown timeout: the item stays pending (Redis) or is lost with the process (in memory).
+                LogSyncAborted(logger, item.User);
                 return;
             }
             catch (Exception exception)
             {
                 // A defect or a store outage: keep the user and try again later rather than stop the loop.
                 LogSyncCrashed(logger, item.User, exception);
-                await TryScheduleRetryAsync(item, exception, stoppingToken);
+                await TryScheduleRetryAsync(item, exception, abort);
             }
         }
     }
@@ -144,6 +180,9 @@ internal sealed partial class DeliveryWorker(
 
     [LoggerMessage(EventId = 2105, Level = LogLevel.Warning, Message = "Could not schedule a retry for {User} ({Error}); the work entry stays pending until it is claimed again")]
     private static partial void LogRetryNotScheduled(ILogger logger, UserRef user, string error);
+
+    [LoggerMessage(EventId = 2106, Level = LogLevel.Warning, Message = "Shutdown timeout reached during the sync of {User}; its work entry stays pending for another replica")]
+    private static partial void LogSyncAborted(ILogger logger, UserRef user);
 
     [LoggerMessage(EventId = 2104, Level = LogLevel.Error, Message = "Sync of {User} failed unexpectedly; it will be retried")]
     private static partial void LogSyncCrashed(ILogger logger, UserRef user, Exception exception);

@@ -84,6 +84,31 @@ internal sealed partial class OutageBufferingSink(
         }
     }
 
+    /// <summary>
+    /// Stops the background flush, then applies what is still buffered if Redis is reachable. The tap
+    /// stops before this service, so no batch arrives after this flush.
+    /// </summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        if (!_buffer.IsEmpty && redis.IsConnected)
+        {
+            try
+            {
+                await FlushAsync(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // The shutdown timeout ended the flush; the count below is what is lost.
+            }
+        }
+
+        if (Volatile.Read(ref _count) is > 0 and var lost)
+        {
+            LogLostAtShutdown(logger, lost);
+        }
+    }
+
     private async Task FlushAsync(CancellationToken cancellationToken)
     {
         var applied = 0;
@@ -132,6 +157,9 @@ internal sealed partial class OutageBufferingSink(
 
     [LoggerMessage(EventId = 2301, Level = LogLevel.Information, Message = "Applied {Count} tapped requests buffered while Redis was unreachable")]
     private static partial void LogFlushed(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 2303, Level = LogLevel.Error, Message = "Stopping with {Count} tapped requests still buffered because Redis is unreachable; their events are lost")]
+    private static partial void LogLostAtShutdown(ILogger logger, int count);
 
     [LoggerMessage(EventId = 2302, Level = LogLevel.Warning, Message = "Applying buffered tapped requests failed ({Error}); {Buffered} still wait for Redis")]
     private static partial void LogFlushFailed(ILogger logger, string error, int buffered);

@@ -381,13 +381,21 @@ internal sealed partial class UserSynchronizer(
         LogCallFailed(logger, operation, context.User, result.Outcome, result.StatusCode, result.Message);
         return result.Outcome switch
         {
-            WootricOutcome.Transient => new SyncResult(SyncOutcome.Retry, result.StatusCode >= 500 ? "server_error" : "timeout_or_network", result.StatusCode, result.Message),
+            WootricOutcome.Transient => new SyncResult(SyncOutcome.Retry, TransientReason(result.StatusCode), result.StatusCode, result.Message),
             WootricOutcome.RateLimited => new SyncResult(SyncOutcome.Retry, "rate_limited", result.StatusCode, result.Message, result.RetryAfter, CountsAsAttempt: false),
             WootricOutcome.AuthFailed => SyncResult.DeadLettered("auth_rejected", result.StatusCode, result.Message),
             WootricOutcome.Conflict => SyncResult.DeadLettered("conflict", result.StatusCode, result.Message),
             _ => SyncResult.DeadLettered("rejected", result.StatusCode, result.Message),
         };
     }
+
+    /// <summary>The retry reason label: a 2xx here is an answer the gateway could not read.</summary>
+    private static string TransientReason(int statusCode) => statusCode switch
+    {
+        >= 500 => "server_error",
+        >= 200 and < 300 => "invalid_response",
+        _ => "timeout_or_network",
+    };
 
     private static string? Changed(string? current, string? desired) =>
         desired is not null && desired != current ? desired : null;

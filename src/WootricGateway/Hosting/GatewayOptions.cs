@@ -11,6 +11,13 @@ public sealed class GatewayOptions
     /// </summary>
     public string? PathPrefix { get; set; }
 
+    /// <summary>
+    /// How long a stopping gateway (SIGTERM) waits for in-flight proxied requests, the tap queue and
+    /// running user syncs, all together, before it exits anyway. Default: 20 seconds, so it ends
+    /// within Kubernetes' default 30 s grace period after the chart's 5 s preStop sleep.
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
     /// <summary>The prefix with one leading slash and no trailing slash, or null when none is set.</summary>
     public string? NormalizedPathPrefix
     {

@@ -19,39 +19,53 @@ internal sealed partial class TapWorker(
     private readonly TapOptions _options = options.Value;
     private readonly ParserBudget? _budget = options.Value.ParserCpuShare > 0 ? new ParserBudget(options.Value.ParserCpuShare) : null;
 
+    private readonly CancellationTokenSource _abort = new();
+
+    /// <summary>
+    /// Parses captures until the queue is completed and empty. The loop ignores the stopping token:
+    /// at shutdown <see cref="StopAsync"/> completes the queue, so what is queued still reaches the
+    /// store, and only the host's shutdown timeout aborts the drain.
+    /// </summary>
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         LogStarted(logger, _options.QueueCapacity);
+        var abort = _abort.Token;
         try
         {
-            while (await queue.WaitToReadAsync(stoppingToken))
+            while (await queue.WaitToReadAsync(abort))
             {
                 while (queue.TryRead(out var request))
                 {
                     metrics.TapQueueDepth.Set(queue.Count);
-                    await ProcessAsync(request, stoppingToken);
-                    await RestWithinBudgetAsync(stoppingToken);
+                    await ProcessAsync(request, abort);
+                    if (!stoppingToken.IsCancellationRequested)
+                    {
+                        await RestWithinBudgetAsync(abort);
+                    }
                 }
 
                 metrics.TapQueueDepth.Set(queue.Count);
 
                 // Under load, captures arrive faster than a thread wakes up. Resting briefly after a burst
                 // lets the next ones gather, so the parser wakes once per burst instead of once per request.
-                if (_options.ParserBatchDelay > TimeSpan.Zero)
+                // At shutdown the queue is drained without resting.
+                if (_options.ParserBatchDelay > TimeSpan.Zero && !stoppingToken.IsCancellationRequested)
                 {
-                    await Task.Delay(_options.ParserBatchDelay, stoppingToken);
+                    await Task.Delay(_options.ParserBatchDelay, abort);
                 }
             }
+
+            metrics.TapQueueDepth.Set(0);
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (abort.IsCancellationRequested)
         {
-            // Host shutdown: captures still queued are dropped, as the tap is best effort in memory.
+            LogDrainAborted(logger, queue.Count);
         }
 
         LogStopped(logger);
     }
 
-    private async Task RestWithinBudgetAsync(CancellationToken stoppingToken)
+    private async Task RestWithinBudgetAsync(CancellationToken abort)
     {
         if (_budget?.RequiredPause() is not { } pause || pause <= TimeSpan.Zero)
         {
@@ -59,7 +73,31 @@ internal sealed partial class TapWorker(
         }
 
         metrics.TapParserPausedSeconds.Inc(pause.TotalSeconds);
-        await Task.Delay(pause, stoppingToken);
+        await Task.Delay(pause, abort);
+    }
+
+    /// <summary>Stops taking captures and waits, at most until <paramref name="cancellationToken"/> fires, for the queued ones.</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        // The web server stops before this service, so no request adds a capture any more.
+        queue.Complete();
+        LogDraining(logger, queue.Count);
+        await using (cancellationToken.Register(_abort.Cancel))
+        {
+            await base.StopAsync(cancellationToken);
+        }
+
+        // base.StopAsync may return on the timeout before the registration above has run.
+        if (cancellationToken.IsCancellationRequested)
+        {
+            await _abort.CancelAsync();
+        }
+    }
+
+    public override void Dispose()
+    {
+        _abort.Dispose();
+        base.Dispose();
     }
 
     /// <summary>Decodes, parses and delivers one capture. Bad input becomes a counted outcome; only cancellation escapes.</summary>
@@ -145,6 +183,12 @@ internal sealed partial class TapWorker(
 
     [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "Tap parser stopped")]
     private static partial void LogStopped(ILogger logger);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Information, Message = "Tap parser stopping; handing {Count} queued captures to the store first")]
+    private static partial void LogDraining(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Warning, Message = "Shutdown timeout reached; {Count} queued captures were dropped")]
+    private static partial void LogDrainAborted(ILogger logger, int count);
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Error, Message = "Processing a tapped request failed; its events were dropped")]
     private static partial void LogSinkFailed(ILogger logger, Exception exception);

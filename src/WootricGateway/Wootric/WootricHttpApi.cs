@@ -46,7 +46,14 @@ public sealed partial class WootricHttpApi(
         }
 
         var user = ParseUser(result.Value);
-        return user is null ? new(WootricOutcome.NotFound, null, result.StatusCode, null) : WootricResult.Ok<WootricEndUser>(user);
+        if (user is not null)
+        {
+            return WootricResult.Ok<WootricEndUser>(user);
+        }
+
+        return IsEmptyAnswer(result.Value)
+            ? new(WootricOutcome.NotFound, null, result.StatusCode, null)
+            : new(WootricOutcome.Transient, null, result.StatusCode, "Wootric's answer to the email lookup was not a list of end users.");
     }
 
     public Task<WootricResult<WootricEndUser>> GetAsync(WootricAccount account, long id, CancellationToken cancellationToken) =>
@@ -111,8 +118,10 @@ public sealed partial class WootricHttpApi(
         var user = ParseUser(result.Value);
         if (user is null)
         {
-            // Some Wootric lookups return 200 with an empty body for a miss.
-            return method == HttpMethod.Get
+            // Some Wootric lookups return 200 with an empty body (or an empty list) for a miss. Any
+            // other body without a user (an HTML error page, truncated JSON) is a failed call: read
+            // as a miss, it would make the sync create a user that may exist.
+            return method == HttpMethod.Get && IsEmptyAnswer(result.Value)
                 ? new(WootricOutcome.NotFound, null, result.StatusCode, null)
                 : new(WootricOutcome.Transient, null, result.StatusCode, "Wootric's answer had no end-user id.");
         }
@@ -276,6 +285,26 @@ public sealed partial class WootricHttpApi(
         }
 
         return form;
+    }
+
+    /// <summary>Returns whether a 200 body means "no such user": empty, <c>null</c> or an empty JSON array.</summary>
+    private static bool IsEmptyAnswer(string? body)
+    {
+        if (string.IsNullOrWhiteSpace(body))
+        {
+            return true;
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            var root = document.RootElement;
+            return root.ValueKind == JsonValueKind.Null || (root.ValueKind == JsonValueKind.Array && root.GetArrayLength() == 0);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Reads one end user from a body that is a user object or a list of users (the first one).</summary>

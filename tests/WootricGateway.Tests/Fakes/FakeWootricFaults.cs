@@ -26,6 +26,9 @@ internal sealed record FaultRule
 
     public bool Apply { get; init; }
 
+    /// <summary>Closes the connection without a response (a TCP reset); with <see cref="Apply"/> after processing the request.</summary>
+    public bool Reset { get; init; }
+
     /// <summary>The response body. Null sends <c>{"error": "&lt;reason phrase&gt;"}</c>.</summary>
     public JsonNode? Body { get; init; }
 
@@ -117,14 +120,15 @@ internal sealed record FaultSettingsChange
                 "path_prefix" => rule with { PathPrefix = value?.GetValue<string>() },
                 "latency_ms" => rule with { Latency = TimeSpan.FromMilliseconds(ReadInt(value, field, minimum: 0) ?? 0) },
                 "apply" => rule with { Apply = value?.GetValue<bool>() ?? false },
+                "reset" => rule with { Reset = value?.GetValue<bool>() ?? false },
                 "body" => rule with { Body = value?.DeepClone() },
-                _ => throw new InvalidDataException($"wootric_faults {field} is unknown; known rule fields are count, status, method, path, path_prefix, latency_ms, apply, body."),
+                _ => throw new InvalidDataException($"wootric_faults {field} is unknown; known rule fields are count, status, method, path, path_prefix, latency_ms, apply, reset, body."),
             };
         }
 
-        if (rule.Apply && rule.Status is null)
+        if (rule.Apply && rule.Status is null && !rule.Reset)
         {
-            throw new InvalidDataException($"wootric_faults rules[{index}] sets apply without a status; add the status to respond with.");
+            throw new InvalidDataException($"wootric_faults rules[{index}] sets apply without a status or reset; add the status to respond with.");
         }
 
         return rule;

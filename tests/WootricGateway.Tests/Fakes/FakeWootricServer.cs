@@ -135,6 +135,17 @@ internal sealed partial class FakeWootricServer : IAsyncDisposable
                 await DelayAsync(rule.Latency, cancellationToken);
             }
 
+            if (rule is { Reset: true })
+            {
+                if (rule.Apply)
+                {
+                    Process(request, record);
+                }
+
+                context.Abort();
+                return;
+            }
+
             FakeWootricResponse response;
             if (rule?.Status is { } faultStatus && !rule.Apply)
             {

@@ -21,6 +21,9 @@ internal sealed record UpstreamResponse(
 {
     private static readonly JsonSerializerOptions CompactJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    /// <summary>Closes the connection after reading the request, without a response (a TCP reset).</summary>
+    public bool ResetConnection { get; init; }
+
     /// <summary>The Segment Tracking API's usual response: <c>200 {"success":true}</c> as JSON.</summary>
     public static UpstreamResponse Default { get; } = new(200, "{\"success\":true}"u8.ToArray(), "application/json", [], TimeSpan.Zero);
 
@@ -105,6 +108,7 @@ internal sealed class RecordingUpstream : IAsyncDisposable
     private readonly WebApplication app;
     private readonly Lock gate = new();
     private readonly List<UpstreamExchange> exchanges = [];
+    private readonly HashSet<UpstreamExchange> answered = new(ReferenceEqualityComparer.Instance);
     private UpstreamResponse response = UpstreamResponse.Default;
     private Func<HttpRequest, UpstreamResponse>? responder;
 
@@ -145,6 +149,18 @@ internal sealed class RecordingUpstream : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Returns whether the response to <paramref name="exchange"/> was written in full. A request
+    /// whose caller gave up during <see cref="UpstreamResponse.Latency"/>, or that was reset, was not.
+    /// </summary>
+    public bool WasAnswered(UpstreamExchange exchange)
+    {
+        lock (gate)
+        {
+            return answered.Contains(exchange);
+        }
+    }
+
     public static async Task<RecordingUpstream> StartAsync(CancellationToken cancellationToken)
     {
         var app = Loopback.CreateBuilder().Build();
@@ -171,14 +187,21 @@ internal sealed class RecordingUpstream : IAsyncDisposable
         var headers = request.Headers
             .SelectMany(header => header.Value.Select(value => new KeyValuePair<string, string>(header.Key, value ?? "")))
             .ToList();
+        var exchange = new UpstreamExchange(request.Method, rawTarget, headers, body.ToArray(), current);
         lock (gate)
         {
-            exchanges.Add(new UpstreamExchange(request.Method, rawTarget, headers, body.ToArray(), current));
+            exchanges.Add(exchange);
         }
 
         if (current.Latency > TimeSpan.Zero)
         {
             await Task.Delay(current.Latency, cancellationToken);
+        }
+
+        if (current.ResetConnection)
+        {
+            context.Abort();
+            return;
         }
 
         var response = context.Response;
@@ -197,6 +220,12 @@ internal sealed class RecordingUpstream : IAsyncDisposable
         {
             response.ContentLength = current.Body.Length;
             await response.Body.WriteAsync(current.Body, cancellationToken);
+        }
+
+        await response.CompleteAsync();
+        lock (gate)
+        {
+            answered.Add(exchange);
         }
     }
 }

@@ -10,6 +10,7 @@ namespace WootricGateway.Tests.State;
 internal sealed class GatewayProcess : IDisposable
 {
     private readonly Process _process;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _output = new();
 
     private GatewayProcess(Process process, Uri proxyAddress, Uri managementAddress)
     {
@@ -53,12 +54,12 @@ internal sealed class GatewayProcess : IDisposable
         start.Environment["Kestrel__Endpoints__Management__Url"] = managementAddress.GetLeftPart(UriPartial.Authority);
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet WootricGateway.dll could not be started.");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        var gateway = new GatewayProcess(process, proxyAddress, managementAddress);
+        process.OutputDataReceived += (_, line) => gateway.Record(line.Data);
+        process.ErrorDataReceived += (_, line) => gateway.Record(line.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var gateway = new GatewayProcess(process, proxyAddress, managementAddress);
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var waited = Stopwatch.StartNew();
         while (waited.Elapsed < TimeSpan.FromSeconds(30))
@@ -83,6 +84,50 @@ internal sealed class GatewayProcess : IDisposable
 
         gateway.Kill();
         throw new TimeoutException("The gateway process did not answer /healthz within 30 s.");
+    }
+
+    /// <summary>The last lines the process wrote to standard output and error, for failure messages.</summary>
+    public string Output => string.Join('\n', _output);
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Sends SIGTERM, the signal a container runtime sends to stop a process gracefully.</summary>
+    public void Terminate()
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })
+            ?? throw new InvalidOperationException("kill could not be started.");
+        kill.WaitForExit(5_000);
+    }
+
+    /// <summary>Waits for the process to exit; returns false when it still runs after <paramref name="timeout"/>.</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(limit.Token);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    private void Record(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        _output.Enqueue(line);
+        while (_output.Count > 200 && _output.TryDequeue(out _))
+        {
+        }
     }
 
     /// <summary>Kills the process with SIGKILL: no shutdown, no flush, no acknowledgement.</summary>

@@ -16,6 +16,7 @@ internal sealed class RedisServer : IAsyncDisposable
     private readonly Process? _process;
     private readonly RedisContainer? _container;
     private readonly string? _directory;
+    private bool _appendOnly;
 
     private RedisServer(string configuration, Process? process, RedisContainer? container, string? directory, int port)
     {
@@ -34,7 +35,12 @@ internal sealed class RedisServer : IAsyncDisposable
     /// <summary>True when this object started the server itself, so it can stop and restart it.</summary>
     public bool IsOwned => _process is not null;
 
-    public static async Task<RedisServer> StartAsync(bool requireOwned = false)
+    /// <summary>
+    /// Returns a Redis server: <c>REDIS_URL</c>, else an owned <c>redis-server</c> from PATH, else a
+    /// container. <paramref name="appendOnly"/> makes an owned server write every command to its
+    /// append-only file before replying (<c>appendfsync always</c>), so a kill loses nothing.
+    /// </summary>
+    public static async Task<RedisServer> StartAsync(bool requireOwned = false, bool appendOnly = false)
     {
         if (!requireOwned && Environment.GetEnvironmentVariable("REDIS_URL") is { Length: > 0 } url)
         {
@@ -46,7 +52,7 @@ internal sealed class RedisServer : IAsyncDisposable
         {
             var port = Loopback.PickFreePort();
             var directory = Directory.CreateTempSubdirectory("wootric-gateway-redis-").FullName;
-            var server = new RedisServer($"127.0.0.1:{port}", StartProcess(executable, port, directory), null, directory, port);
+            var server = new RedisServer($"127.0.0.1:{port}", StartProcess(executable, port, directory, appendOnly), null, directory, port) { _appendOnly = appendOnly };
             await server.WaitUntilReadyAsync(TimeSpan.FromSeconds(15));
             return server;
         }
@@ -79,7 +85,7 @@ internal sealed class RedisServer : IAsyncDisposable
     {
         RequireOwned();
         var executable = FindOnPath("redis-server")!;
-        var restarted = new RedisServer(Configuration, StartProcess(executable, Port, _directory!), null, _directory, Port);
+        var restarted = new RedisServer(Configuration, StartProcess(executable, Port, _directory!, _appendOnly), null, _directory, Port) { _appendOnly = _appendOnly };
         await restarted.WaitUntilReadyAsync(TimeSpan.FromSeconds(15));
         return restarted;
     }
@@ -99,7 +105,7 @@ internal sealed class RedisServer : IAsyncDisposable
         }
     }
 
-    private static Process StartProcess(string executable, int port, string directory)
+    private static Process StartProcess(string executable, int port, string directory, bool appendOnly)
     {
         var start = new ProcessStartInfo(executable)
         {
@@ -108,7 +114,8 @@ internal sealed class RedisServer : IAsyncDisposable
             RedirectStandardError = true,
             WorkingDirectory = directory,
         };
-        foreach (var argument in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory })
+        string[] persistence = appendOnly ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
+        foreach (var argument in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--dir", directory }.Concat(persistence))
         {
             start.ArgumentList.Add(argument);
         }

@@ -31,6 +31,18 @@ internal sealed partial class RedisWorkQueue : BackgroundService, IWorkQueue
         """;
 
     /// <summary>
+    /// Puts an entry this consumer read but did not start back at the end of the stream, as a new
+    /// entry, and acknowledges the old one, so another consumer reads it at once. The add comes first:
+    /// a failure between the two leaves a duplicate entry (a second, harmless sync), never a loss.
+    /// </summary>
+    private const string HandBackScript = """
+        redis.call('XADD', KEYS[1], '*', 'account', ARGV[2], 'user', ARGV[3], 'attempt', ARGV[4])
+        redis.call('XACK', KEYS[1], ARGV[5], ARGV[1])
+        redis.call('XDEL', KEYS[1], ARGV[1])
+        return 1
+        """;
+
+    /// <summary>
     /// How long a <c>queued</c> flag may outlive a lost <c>XADD</c> (a crash between the two); until it
     /// expires, changes for that user coalesce into nothing.
     /// </summary>
@@ -185,6 +197,46 @@ internal sealed partial class RedisWorkQueue : BackgroundService, IWorkQueue
         }
     }
 
+    /// <summary>
+    /// Stops reading, then hands the entries this replica read but no sync took back to the stream,
+    /// so another replica runs them without waiting for <see cref="RedisOptions.ClaimIdleTimeout"/>.
+    /// The delivery worker stops before this service, so nothing takes from the local channel now.
+    /// </summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+
+        var handedBack = 0;
+        try
+        {
+            while (_local.Reader.TryRead(out var item))
+            {
+                if (item.EntryId is not { } id)
+                {
+                    continue;
+                }
+
+                await _redis.RunAsync(
+                    database => database.ScriptEvaluateAsync(
+                        HandBackScript,
+                        [_redis.Keys.WorkStream],
+                        [id, item.User.Account, item.User.Key, item.Attempt, _redis.Keys.ConsumerGroup]),
+                    cancellationToken);
+                handedBack++;
+            }
+        }
+        catch (Exception exception) when (exception is OperationCanceledException || RedisConnection.IsOutage(exception) || exception is RedisException)
+        {
+            // The entries not handed back stay pending; another replica claims them after ClaimIdleTimeout.
+            LogHandBackFailed(_logger, exception.GetType().Name);
+        }
+
+        if (handedBack > 0)
+        {
+            LogHandedBack(_logger, handedBack);
+        }
+    }
+
     private async Task EnsureGroupAsync(CancellationToken cancellationToken)
     {
         if (_groupCreated)
@@ -256,8 +308,14 @@ internal sealed partial class RedisWorkQueue : BackgroundService, IWorkQueue
         var attempt = (int)entry["attempt"];
 
         // Clear the flag before the sync reads the state, so any later change queues the user again.
-        await _redis.RunAsync(database => database.KeyDeleteAsync(_redis.Keys.Queued(user)), cancellationToken);
-        await _local.Writer.WriteAsync(new WorkItem(user, attempt, entry.Id.ToString()), cancellationToken);
+        // Neither step observes the stopping token: an entry read from the stream must reach the local
+        // channel, where StopAsync finds it and hands it back, and not be left pending by a shutdown.
+        await _redis.RunAsync(database => database.KeyDeleteAsync(_redis.Keys.Queued(user)), CancellationToken.None);
+        var item = new WorkItem(user, attempt, entry.Id.ToString());
+        if (!_local.Writer.TryWrite(item))
+        {
+            await _local.Writer.WriteAsync(item, cancellationToken);
+        }
     }
 
     [LoggerMessage(EventId = 4101, Level = LogLevel.Information, Message = "Reading the Redis work stream as consumer {Consumer}")]
@@ -268,6 +326,12 @@ internal sealed partial class RedisWorkQueue : BackgroundService, IWorkQueue
 
     [LoggerMessage(EventId = 4103, Level = LogLevel.Information, Message = "Reading the Redis work stream resumed")]
     private static partial void LogResumed(ILogger logger);
+
+    [LoggerMessage(EventId = 4105, Level = LogLevel.Information, Message = "Handed {Count} unstarted work entries back to the Redis stream for other replicas")]
+    private static partial void LogHandedBack(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 4106, Level = LogLevel.Warning, Message = "Handing work entries back at shutdown failed ({Error}); the rest stay pending until another replica claims them")]
+    private static partial void LogHandBackFailed(ILogger logger, string error);
 
     [LoggerMessage(EventId = 4104, Level = LogLevel.Information, Message = "Claimed work entry {EntryId} left unacknowledged by another consumer")]
     private static partial void LogClaimed(ILogger logger, string entryId);

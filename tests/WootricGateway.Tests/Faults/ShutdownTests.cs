@@ -1,0 +1,127 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using WootricGateway.Tests.Conformance;
+using WootricGateway.Tests.Fakes;
+using WootricGateway.Tests.State;
+using Xunit.Abstractions;
+
+namespace WootricGateway.Tests.Faults;
+
+/// <summary>A gateway process stopped with SIGTERM mid-traffic, and another one finishing its work from Redis.</summary>
+public sealed class ShutdownTests(RedisServerFixture redis, ITestOutputHelper output) : IClassFixture<RedisServerFixture>
+{
+    private static Dictionary<string, string?> Configuration(FakeWootricServer wootric, RecordingUpstream upstream, Dictionary<string, string?> store) =>
+        CaseRunner.BuildConfiguration(wootric, upstream, store.Concat(new Dictionary<string, string?>
+        {
+            ["Wootric:RequestsPerMinute"] = "6000",
+            ["Delivery:MaxAttempts"] = "100",
+            ["Delivery:Concurrency"] = "2",
+            ["Logging:Console:LogLevel:Default"] = "Information",
+            ["Logging:Console:LogLevel:Microsoft"] = "Warning",
+            ["Logging:Console:LogLevel:System"] = "Warning",
+            ["Logging:Console:LogLevel:Yarp"] = "Warning",
+        }));
+
+    [Fact]
+    public async Task Sigterm_DrainsRequestsAndHandsBackWork()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
+
+        // Slow upstream answers keep requests in flight at SIGTERM; slow creates keep work queued.
+        upstream.Response = UpstreamResponse.Default with { Latency = TimeSpan.FromMilliseconds(1500) };
+        wootric.ApplyFaults(JsonNode.Parse("""{"rules":[{"method":"POST","path":"/v1/end_users","latency_ms":400}]}""")!);
+        var store = redis.IsolatedConfiguration();
+
+        // Far longer than the test, so only a hand-back (not a claim of abandoned entries) lets the
+        // second gateway run the work the first one had read.
+        store["Redis:ClaimIdleTimeout"] = "00:10:00";
+        store["Gateway:ShutdownTimeout"] = "00:00:20";
+        var configuration = Configuration(wootric, upstream, store);
+        const int users = 30;
+
+        using var stopped = await GatewayProcess.StartAsync(configuration, timeout.Token);
+        using var client = TestTraffic.CreateClient();
+        var sends = Enumerable.Range(0, users).Select(async i =>
+        {
+            using var response = await client.PostAsync(new Uri(stopped.ProxyAddress, "/v1/identify"), TestTraffic.Identify($"term-user-{i}", $"m-{i}"), timeout.Token);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync(timeout.Token));
+        }).ToList();
+
+        while (upstream.Exchanges.Count < users)
+        {
+            await Task.Delay(20, timeout.Token);
+        }
+
+        stopped.Terminate();
+        var responses = await Task.WhenAll(sends);
+        var exited = await stopped.WaitForExitAsync(TimeSpan.FromSeconds(30), timeout.Token);
+
+        Assert.All(responses, response => Assert.Equal(HttpStatusCode.OK, response.StatusCode));
+        Assert.All(responses, response => Assert.Equal("{\"success\":true}", response.Item2));
+        Assert.True(exited, "the gateway did not exit within 30 s of SIGTERM:\n" + stopped.Output);
+        Assert.Equal(0, stopped.ExitCode);
+        var createsByFirst = wootric.CreateCount;
+        Assert.True(createsByFirst < users, $"the first gateway created all {users} users before it stopped; nothing was left to hand over");
+
+        await using var successor = await GatewayUnderTest.StartAsync(configuration, timeout.Token);
+        var settled = await successor.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(60), timeout.Token);
+        var report = await EventAccounting.CheckAsync(upstream, wootric, [successor.ManagementAddress], timeout.Token);
+
+        output.WriteLine($"creates by the stopped gateway: {createsByFirst}; {report}");
+        output.WriteLine(stopped.Output);
+        Assert.True(settled.IsSettled, settled.LastObservation);
+        Assert.Empty(report.Violations);
+        Assert.Equal(users, report.Applied);
+        Assert.Equal(users, wootric.CreateCount);
+    }
+
+    [Fact]
+    public async Task ShutdownTimeout_LeavesSyncForClaim()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
+
+        // A create that outlasts the shutdown timeout: the sync is aborted and its entry stays pending.
+        wootric.ApplyFaults(JsonNode.Parse("""{"rules":[{"method":"POST","path":"/v1/end_users","latency_ms":8000,"count":1}]}""")!);
+        var store = redis.IsolatedConfiguration();
+        store["Redis:ClaimIdleTimeout"] = "00:00:04";
+        store["Delivery:LeaseDuration"] = "00:00:04";
+        store["Gateway:ShutdownTimeout"] = "00:00:02";
+        var configuration = Configuration(wootric, upstream, store);
+
+        using var stopped = await GatewayProcess.StartAsync(configuration, timeout.Token);
+        using var client = TestTraffic.CreateClient();
+        using (var response = await client.PostAsync(new Uri(stopped.ProxyAddress, "/v1/identify"), TestTraffic.Identify("slow-user", "m-slow"), timeout.Token))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        while (!wootric.Requests.Any(request => request.Method == "POST" && request.Path == "/v1/end_users"))
+        {
+            await Task.Delay(20, timeout.Token);
+        }
+
+        var terminated = System.Diagnostics.Stopwatch.StartNew();
+        stopped.Terminate();
+        var exited = await stopped.WaitForExitAsync(TimeSpan.FromSeconds(15), timeout.Token);
+        var stopTime = terminated.Elapsed;
+
+        Assert.True(exited, "the gateway did not exit within 15 s of SIGTERM:\n" + stopped.Output);
+        Assert.True(stopped.Output.Contains("its work entry stays pending for another replica", StringComparison.Ordinal), "no aborted sync was logged:\n" + stopped.Output);
+
+        await using var successor = await GatewayUnderTest.StartAsync(configuration, timeout.Token);
+        var settled = await successor.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(60), timeout.Token);
+        var report = await EventAccounting.CheckAsync(upstream, wootric, [successor.ManagementAddress], timeout.Token);
+
+        output.WriteLine($"stopped in {stopTime.TotalSeconds:F1} s; {report}");
+        Assert.True(stopTime < TimeSpan.FromSeconds(7), $"the gateway took {stopTime.TotalSeconds:F1} s to stop; it waited for the 8 s create instead of its 2 s shutdown timeout");
+        Assert.Contains(successor.Logs.Tail(CapturedLogs.Capacity), line => line.Contains("Claimed work entry", StringComparison.Ordinal));
+        Assert.True(settled.IsSettled, settled.LastObservation);
+        Assert.Empty(report.Violations);
+        Assert.Equal(1, report.Applied);
+        Assert.Equal(1, wootric.CreateCount);
+    }
+}
