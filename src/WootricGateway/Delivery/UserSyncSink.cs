@@ -31,49 +31,130 @@ internal sealed class UserSyncSink(
     {
         // Every event of a request carries the request's write key, so account and scope are per batch.
         var account = accounts.ForWriteKey(batch.WriteKey);
-        var scope = account is null ? null : _scopes.Get(account, batch.WriteKey);
-        var changed = new HashSet<UserRef>();
+        if (account is null)
+        {
+            foreach (var tapped in batch.Events)
+            {
+                Skipped(tapped, "unmapped_write_key");
+            }
+
+            return;
+        }
+
+        var scope = _scopes.Get(account, batch.WriteKey);
+        var candidates = new List<SegmentEvent>(batch.Events.Count);
+        var ids = new List<(string Scope, string MessageId)>(batch.Events.Count);
         foreach (var tapped in batch.Events)
         {
-            var type = tapped is IdentifyEvent ? "identify" : "page";
-            var reason = account is null
-                ? "unmapped_write_key"
-                : await ApplyAsync(tapped, account, scope!, batch.ReceivedAt, changed, cancellationToken);
-            if (reason is not null)
+            if (tapped is PageEvent && _pageVisits == PageVisitMode.Off)
             {
-                metrics.TapEvents.WithLabels(type, "skipped_" + reason).Inc();
+                Skipped(tapped, "page_visits_off");
+                continue;
+            }
+
+            candidates.Add(tapped);
+            if (tapped.MessageId is { } messageId)
+            {
+                ids.Add((scope, messageId));
             }
         }
 
-        foreach (var user in changed)
+        // Re-sent events are the common case under client retries, so they are dropped before any mapping.
+        // The whole request's ids are recorded in one round trip.
+        var fresh = await deduplicator.TryMarkManyAsync(ids, cancellationToken);
+
+        // Each user's changes are applied in request order as one update, so a request with several events
+        // for one user reads and writes that user's state once.
+        var now = timeProvider.GetUtcNow();
+        var changes = new Dictionary<UserRef, UserChanges>();
+        var idIndex = 0;
+        foreach (var tapped in candidates)
         {
-            await queue.EnqueueAsync(user, cancellationToken);
+            if (tapped.MessageId is not null && !fresh[idIndex++])
+            {
+                Skipped(tapped, "duplicate");
+                continue;
+            }
+
+            var (user, mutate, reason) = Map(tapped, account, batch.ReceivedAt, now);
+            if (reason is not null)
+            {
+                Skipped(tapped, reason);
+                continue;
+            }
+
+            if (!changes.TryGetValue(user, out var userChanges))
+            {
+                changes[user] = userChanges = new UserChanges();
+            }
+
+            userChanges.Mutations.Add(mutate!);
+            if (tapped.MessageId is { } messageId)
+            {
+                userChanges.MessageIds.Add((scope, messageId));
+            }
+        }
+
+        var users = changes.Keys.ToArray();
+        var updates = users.Select(user => states.UpdateAsync(user, state => ApplyAll(state, changes[user].Mutations), cancellationToken).AsTask()).ToArray();
+        bool[] changed;
+        try
+        {
+            changed = await Task.WhenAll(updates);
+        }
+        catch
+        {
+            // The ids of users whose update did not succeed are released, so the retry of this request (the
+            // outage buffer applies it again) applies their events instead of skipping them as duplicates.
+            var unapplied = users.Where((_, index) => !updates[index].IsCompletedSuccessfully).SelectMany(user => changes[user].MessageIds).ToList();
+            await ForgetQuietlyAsync(unapplied);
+            throw;
+        }
+
+        await Task.WhenAll(users.Where((_, index) => changed[index]).Select(user => queue.EnqueueAsync(user, cancellationToken).AsTask()));
+    }
+
+    /// <summary>One user's changes from one request, in order, with the message ids they came from.</summary>
+    private sealed class UserChanges
+    {
+        public List<Func<UserState, bool>> Mutations { get; } = [];
+
+        public List<(string Scope, string MessageId)> MessageIds { get; } = [];
+    }
+
+    private static bool ApplyAll(UserState state, List<Func<UserState, bool>> mutations)
+    {
+        var updated = false;
+        foreach (var mutate in mutations)
+        {
+            updated |= mutate(state);
+        }
+
+        return updated;
+    }
+
+    private async Task ForgetQuietlyAsync(List<(string Scope, string MessageId)> ids)
+    {
+        try
+        {
+            await deduplicator.ForgetAsync(ids, CancellationToken.None);
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            // Redis is most likely down; those ids stay recorded until the de-duplication window ends.
         }
     }
 
-    /// <summary>Applies one event; returns the skip reason, or null when it was applied (changed or not).</summary>
-    private async ValueTask<string?> ApplyAsync(
+    private void Skipped(SegmentEvent tapped, string reason) =>
+        metrics.TapEventsByLabels.Get(tapped is IdentifyEvent ? "identify" : "page", "skipped_" + reason).Inc();
+
+    /// <summary>Maps one event to the user it changes and how; or returns the reason it is skipped.</summary>
+    private (UserRef User, Func<UserState, bool>? Mutate, string? Reason) Map(
         SegmentEvent tapped,
         WootricAccount account,
-        string scope,
         DateTimeOffset receivedAt,
-        HashSet<UserRef> changed,
-        CancellationToken cancellationToken)
+        DateTimeOffset now)
     {
-        if (tapped is PageEvent && _pageVisits == PageVisitMode.Off)
-        {
-            return "page_visits_off";
-        }
-
-        // Re-sent events are the common case under client retries, so they are dropped before any mapping.
-        if (tapped.MessageId is { } messageId && !await deduplicator.TryMarkAsync(scope, messageId, cancellationToken))
-        {
-            return "duplicate";
-        }
-
-        UserRef user;
-        Func<UserState, bool> mutate;
-        var now = timeProvider.GetUtcNow();
         switch (tapped)
         {
             case IdentifyEvent identify:
@@ -83,6 +164,7 @@ internal sealed class UserSyncSink(
                     metrics.CreatedAtDropped.Inc();
                 }
 
+                UserRef user;
                 if (identify.UserId is { } userId)
                 {
                     user = UserRef.ForUserId(account.Name, userId);
@@ -93,35 +175,26 @@ internal sealed class UserSyncSink(
                 }
                 else
                 {
-                    return "no_user_id";
+                    return (default!, null, "no_user_id");
                 }
 
-                mutate = state => ApplyIdentify(state, identify.UserId, change, now);
-                break;
+                return (user, state => ApplyIdentify(state, identify.UserId, change, now), null);
 
             case PageEvent page:
                 if (page.UserId is not { } pageUserId)
                 {
-                    return "anonymous_page";
+                    return (default!, null, "anonymous_page");
                 }
 
-                user = UserRef.ForUserId(account.Name, pageUserId);
                 var at = (page.Timestamp ?? receivedAt).ToUnixTimeSeconds();
-                mutate = _pageVisits == PageVisitMode.PageViews
+                Func<UserState, bool> mutate = _pageVisits == PageVisitMode.PageViews
                     ? state => AddPageView(state, pageUserId, page, at, now)
                     : state => ApplyVisit(state, pageUserId, page.Url, at, now);
-                break;
+                return (UserRef.ForUserId(account.Name, pageUserId), mutate, null);
 
             default:
-                return "unsupported_type";
+                return (default!, null, "unsupported_type");
         }
-
-        if (await states.UpdateAsync(user, mutate, cancellationToken))
-        {
-            changed.Add(user);
-        }
-
-        return null;
     }
 
     private static bool ApplyIdentify(UserState state, string? userId, IdentifyChange change, DateTimeOffset now)

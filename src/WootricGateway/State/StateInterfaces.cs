@@ -88,4 +88,13 @@ public interface IMessageDeduplicator
 {
     /// <summary>Records the id; returns false when it was already seen in this scope.</summary>
     ValueTask<bool> TryMarkAsync(string scope, string messageId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records several ids in order, in one round trip where the store allows; element <c>i</c> of the
+    /// result is false when <c>ids[i]</c> was already seen (earlier in the list included).
+    /// </summary>
+    ValueTask<bool[]> TryMarkManyAsync(IReadOnlyList<(string Scope, string MessageId)> ids, CancellationToken cancellationToken);
+
+    /// <summary>Forgets ids recorded by a call whose events could not be applied, so a retry applies them.</summary>
+    ValueTask ForgetAsync(IReadOnlyList<(string Scope, string MessageId)> ids, CancellationToken cancellationToken);
 }

@@ -19,6 +19,12 @@ internal sealed partial class TapWorker(
     private readonly TapOptions _options = options.Value;
     private readonly ParserBudget? _budget = options.Value.ParserCpuShare > 0 ? new ParserBudget(options.Value.ParserCpuShare) : null;
 
+    /// <summary>The most captures parsed before their events are delivered together.</summary>
+    private const int MaxRequestsPerDelivery = 64;
+
+    /// <summary>The most events delivered together, so one slow delivery holds a bounded amount of work.</summary>
+    private const int MaxEventsPerDelivery = 2000;
+
     private readonly CancellationTokenSource _abort = new();
 
     /// <summary>
@@ -34,22 +40,35 @@ internal sealed partial class TapWorker(
         {
             while (await queue.WaitToReadAsync(abort))
             {
-                while (queue.TryRead(out var request))
+                // Whatever has gathered is parsed, then delivered together, up to a bound.
+                var parsed = new List<TappedBatch>();
+                var events = 0;
+                while (parsed.Count < MaxRequestsPerDelivery && events < MaxEventsPerDelivery && queue.TryRead(out var request))
                 {
                     metrics.TapQueueDepth.Set(queue.Count);
-                    await ProcessAsync(request, abort);
+                    if (Parse(request) is { } batch)
+                    {
+                        parsed.Add(batch);
+                        events += batch.Events.Count;
+                    }
+
                     if (!stoppingToken.IsCancellationRequested)
                     {
                         await RestWithinBudgetAsync(abort);
                     }
                 }
 
+                if (parsed.Count > 0)
+                {
+                    await DeliverAsync(parsed, abort);
+                }
+
                 metrics.TapQueueDepth.Set(queue.Count);
 
-                // Under load, captures arrive faster than a thread wakes up. Resting briefly after a burst
-                // lets the next ones gather, so the parser wakes once per burst instead of once per request.
-                // At shutdown the queue is drained without resting.
-                if (_options.ParserBatchDelay > TimeSpan.Zero && !stoppingToken.IsCancellationRequested)
+                // Under load, captures arrive faster than a thread wakes up. Resting briefly once the queue is
+                // empty lets the next ones gather, so the parser wakes once per burst instead of once per
+                // request. At shutdown the queue is drained without resting.
+                if (_options.ParserBatchDelay > TimeSpan.Zero && queue.Count == 0 && !stoppingToken.IsCancellationRequested)
                 {
                     await Task.Delay(_options.ParserBatchDelay, abort);
                 }
@@ -103,6 +122,18 @@ internal sealed partial class TapWorker(
     /// <summary>Decodes, parses and delivers one capture. Bad input becomes a counted outcome; only cancellation escapes.</summary>
     internal async Task ProcessAsync(CapturedRequest request, CancellationToken cancellationToken)
     {
+        if (Parse(request) is { } batch)
+        {
+            await DeliverAsync([batch], cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Decodes and parses one capture, counts its outcome and releases its buffers; returns its events, or
+    /// null when it has none to deliver.
+    /// </summary>
+    private TappedBatch? Parse(CapturedRequest request)
+    {
         PooledSegmentBuffer? decodedOwner = null;
         try
         {
@@ -122,7 +153,7 @@ internal sealed partial class TapWorker(
                     DecodeOutcome.TooLarge => "decoded_too_large",
                     _ => "corrupt_encoding",
                 }).Inc();
-                return;
+                return null;
             }
 
             var result = SegmentParser.Parse(decoded, request.Route, request.HeaderWriteKey, request.ReceivedAt, _options.MaxJsonDepth);
@@ -144,7 +175,7 @@ internal sealed partial class TapWorker(
 
             if (result.Batch is not { Events.Count: > 0 } batch)
             {
-                return;
+                return null;
             }
 
             foreach (var tapped in batch.Events)
@@ -152,20 +183,72 @@ internal sealed partial class TapWorker(
                 metrics.TapEventsByLabels.Get(tapped is IdentifyEvent ? "identify" : "page", "parsed").Inc();
             }
 
-            await sink.ConsumeAsync(batch, cancellationToken);
-            metrics.TapRequestsByOutcome.Get("handed_off").Inc();
+            return batch;
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
-            // A defect in a sink or the parser must not stop the loop; the body is counted and dropped.
+            // A defect in the parser must not stop the loop; the body is counted and dropped.
             metrics.TapRequestsByOutcome.Get("sink_failed").Inc();
             LogSinkFailed(logger, exception);
+            return null;
         }
         finally
         {
             decodedOwner?.Dispose();
             request.Body.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Hands parsed requests to the sink in order. Consecutive requests with the same write key go as one
+    /// batch, so the sink records their message ids and updates each of their users in one round of store
+    /// calls rather than one round per request.
+    /// </summary>
+    private async Task DeliverAsync(List<TappedBatch> batches, CancellationToken cancellationToken)
+    {
+        var start = 0;
+        while (start < batches.Count)
+        {
+            var end = start + 1;
+            while (end < batches.Count && batches[end].WriteKey == batches[start].WriteKey)
+            {
+                end++;
+            }
+
+            var requests = end - start;
+            var merged = requests == 1 ? batches[start] : Merge(batches, start, end);
+            try
+            {
+                await sink.ConsumeAsync(merged, cancellationToken);
+                metrics.TapRequestsByOutcome.Get("handed_off").Inc(requests);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                // A defect in a sink must not stop the loop; the requests are counted and dropped.
+                metrics.TapRequestsByOutcome.Get("sink_failed").Inc(requests);
+                LogSinkFailed(logger, exception);
+            }
+
+            start = end;
+        }
+    }
+
+    /// <summary>
+    /// Joins requests with one write key, events in arrival order. A page without a timestamp takes its own
+    /// request's arrival time, which the joined batch would otherwise replace.
+    /// </summary>
+    private static TappedBatch Merge(List<TappedBatch> batches, int start, int end)
+    {
+        var events = new List<SegmentEvent>();
+        for (var i = start; i < end; i++)
+        {
+            foreach (var tapped in batches[i].Events)
+            {
+                events.Add(tapped is PageEvent { Timestamp: null } page ? page with { Timestamp = batches[i].ReceivedAt } : tapped);
+            }
+        }
+
+        return new TappedBatch(batches[start].WriteKey, events, batches[end - 1].ReceivedAt);
     }
 
     /// <summary>The outcome label of a skip reason, without building the string on every event.</summary>

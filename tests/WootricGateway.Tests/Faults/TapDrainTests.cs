@@ -74,11 +74,13 @@ public sealed class TapDrainTests
         return new CapturedRequest(SegmentRoutes.Classify("/v1/identify"), null, null, body, DateTimeOffset.UtcNow);
     }
 
+    /// <summary>A sink that takes <c>delay</c> per event; the worker may hand it several captures at once.</summary>
     private sealed class SlowSink(TimeSpan delay) : ITapEventSink
     {
         private int consumed;
         private int started;
 
+        /// <summary>Events (one per capture here) the sink finished taking.</summary>
         public int Consumed => Volatile.Read(ref consumed);
 
         public int Started => Volatile.Read(ref started);
@@ -86,8 +88,8 @@ public sealed class TapDrainTests
         public async ValueTask ConsumeAsync(TappedBatch batch, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref started);
-            await Task.Delay(delay, cancellationToken);
-            Interlocked.Increment(ref consumed);
+            await Task.Delay(delay * batch.Events.Count, cancellationToken);
+            Interlocked.Add(ref consumed, batch.Events.Count);
         }
     }
 }

@@ -32,4 +32,29 @@ internal sealed class InMemoryMessageDeduplicator : IMessageDeduplicator
 
         return ValueTask.FromResult(true);
     }
+
+    public async ValueTask<bool[]> TryMarkManyAsync(IReadOnlyList<(string Scope, string MessageId)> ids, CancellationToken cancellationToken)
+    {
+        var fresh = new bool[ids.Count];
+        for (var i = 0; i < ids.Count; i++)
+        {
+            fresh[i] = await TryMarkAsync(ids[i].Scope, ids[i].MessageId, cancellationToken);
+        }
+
+        return fresh;
+    }
+
+    public ValueTask ForgetAsync(IReadOnlyList<(string Scope, string MessageId)> ids, CancellationToken cancellationToken)
+    {
+        foreach (var id in ids)
+        {
+            // The id stays in the eviction order; evicting an absent key later is harmless.
+            if (_seen.TryRemove(id, out _))
+            {
+                Interlocked.Decrement(ref _count);
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
 }
