@@ -33,4 +33,12 @@ public sealed class DeliveryOptions
     /// <summary>Page visits kept per user while waiting (PageViews mode); older ones are dropped first. Default: 100.</summary>
     [Range(1, 10_000)]
     public int MaxPendingPageViews { get; set; } = 100;
+
+    /// <summary>
+    /// Without Redis: the most users whose state and Wootric id are kept in memory. Past it, the users
+    /// seen longest ago with no work waiting are forgotten; if they come back they are looked up in
+    /// Wootric again. Bounds memory against traffic with ever new users. Default: 100,000.
+    /// </summary>
+    [Range(100, 100_000_000)]
+    public int MaxInMemoryUsers { get; set; } = 100_000;
 }

@@ -69,9 +69,11 @@ internal static class DeliveryServiceCollectionExtensions
         if (!redis.IsEnabled)
         {
             services.AddSingleton<IUserStateStore, InMemoryUserStateStore>();
-            services.AddSingleton<IIdCache, InMemoryIdCache>();
+            services.AddSingleton<InMemoryIdCache>();
+            services.AddSingleton<IIdCache>(provider => provider.GetRequiredService<InMemoryIdCache>());
             services.AddSingleton<ILeaseManager, InMemoryLeaseManager>();
-            services.AddSingleton<IWorkQueue, InMemoryWorkQueue>();
+            services.AddSingleton<InMemoryWorkQueue>();
+            services.AddSingleton<IWorkQueue>(provider => provider.GetRequiredService<InMemoryWorkQueue>());
             services.AddSingleton<IDeadLetterStore, InMemoryDeadLetterStore>();
             services.AddSingleton<IMessageDeduplicator, InMemoryMessageDeduplicator>();
             services.AddSingleton<ITapEventSink>(provider => provider.GetRequiredService<UserSyncSink>());

@@ -29,6 +29,11 @@ public static class GatewayApplication
         ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
         ["Logging:LogLevel:Yarp"] = "Warning",
 
+        // YARP warns with a stack trace on every failed forward, including each client that disconnects
+        // or sends its body too slowly. Those are counted in wootric_gateway_proxy_errors_total, and an
+        // upstream failure is logged once, without a stack trace, by ProxyMetricsMiddleware.
+        ["Logging:LogLevel:Yarp.ReverseProxy.Forwarder.HttpForwarder"] = "Error",
+
         // The gateway issues no cookies or antiforgery tokens, so the key-ring warning is noise.
         ["Logging:LogLevel:Microsoft.AspNetCore.DataProtection"] = "Error",
     };
@@ -98,6 +103,7 @@ public static class GatewayApplication
         app.MapReverseProxy(pipeline =>
         {
             pipeline.UseMiddleware<ProxyMetricsMiddleware>();
+            pipeline.UseMiddleware<BodySizeGuardMiddleware>();
             pipeline.UseMiddleware<TapMiddleware>();
         });
         return app;

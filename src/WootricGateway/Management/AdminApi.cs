@@ -13,7 +13,25 @@ internal static class AdminApi
     private const int MaxListed = 1000;
 
     public static IApplicationBuilder UseAdminApi(this IApplicationBuilder app) =>
-        app.Map("/admin", admin => admin.Run(HandleAsync));
+        app.Map("/admin", admin => admin.Run(HandleOrReportOutageAsync));
+
+    private static async Task HandleOrReportOutageAsync(HttpContext context)
+    {
+        try
+        {
+            await HandleAsync(context);
+        }
+        catch (Exception exception) when (State.Redis.RedisConnection.IsOutage(exception) && !context.Response.HasStarted)
+        {
+            // The dead letters and the queue live in Redis; while it is unreachable the answer is a clear 503.
+            context.Response.Clear();
+            await WriteJsonAsync(context, StatusCodes.Status503ServiceUnavailable, new
+            {
+                error = "store_unavailable",
+                message = "Redis is unreachable; the admin API needs it. Proxying is not affected.",
+            });
+        }
+    }
 
     private static async Task HandleAsync(HttpContext context)
     {

@@ -96,7 +96,8 @@ public sealed class GatewayMetrics
             "createdAt trait values that could not be parsed and were not sent.");
         RedisConnected = factory.CreateGauge(
             "wootric_gateway_redis_connected",
-            "1 while the Redis connection is up, 0 while it is down; absent when Redis is not configured.");
+            "1 while the Redis connection is up, 0 while it is down; absent when Redis is not configured.",
+            new GaugeConfiguration { SuppressInitialValue = true });
         OutageBufferDepth = factory.CreateGauge(
             "wootric_gateway_outage_buffer_depth",
             "Tapped requests held in memory while Redis is unreachable.");

@@ -54,7 +54,8 @@ public static class SegmentRoutes
     /// </summary>
     public static ReadOnlySpan<char> RemovePrefix(ReadOnlySpan<char> path, string? prefix)
     {
-        if (string.IsNullOrEmpty(prefix) || !path.StartsWith(prefix, StringComparison.Ordinal))
+        // Case-insensitive, as the forwarding side (YARP's PathRemovePrefix) matches it, so both agree on what is stripped.
+        if (string.IsNullOrEmpty(prefix) || !path.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
         {
             return path;
         }

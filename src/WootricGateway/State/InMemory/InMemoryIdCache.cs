@@ -2,7 +2,10 @@ using System.Collections.Concurrent;
 
 namespace WootricGateway.State.InMemory;
 
-/// <summary>The id cache in process memory, without expiry: one instance, lost on restart.</summary>
+/// <summary>
+/// The id cache in process memory: one instance, lost on restart. Entries leave with their user's state
+/// when <see cref="InMemoryUserStateStore"/> forgets it, which bounds the cache too.
+/// </summary>
 internal sealed class InMemoryIdCache : IIdCache
 {
     private readonly ConcurrentDictionary<UserRef, long> _ids = new();
@@ -15,6 +18,9 @@ internal sealed class InMemoryIdCache : IIdCache
         _ids[user] = wootricId;
         return ValueTask.CompletedTask;
     }
+
+    /// <summary>Drops the user's id, as when its state is forgotten.</summary>
+    public void Forget(UserRef user) => _ids.TryRemove(user, out _);
 
     public ValueTask RemoveAsync(UserRef user, CancellationToken cancellationToken)
     {

@@ -21,6 +21,15 @@ internal sealed class InMemoryWorkQueue(GatewayMetrics metrics, TimeProvider tim
         Delayed,
     }
 
+    /// <summary>True while the user is queued, being synced or waiting for a retry.</summary>
+    public bool HasWork(UserRef user)
+    {
+        lock (_gate)
+        {
+            return _entries.ContainsKey(user);
+        }
+    }
+
     public ValueTask EnqueueAsync(UserRef user, CancellationToken cancellationToken)
     {
         lock (_gate)

@@ -22,6 +22,9 @@ public sealed partial class RedisConnection : IAsyncDisposable
     {
         _options = options.Value;
         _metrics = metrics;
+
+        // Present from the start in Redis mode (absent in memory mode), down until the first connect succeeds.
+        _metrics.RedisConnected.Set(0);
         _logger = logger;
         _multiplexer = new Lazy<Task<ConnectionMultiplexer>>(ConnectAsync);
         Keys = new RedisKeys(_options.KeyPrefix);
