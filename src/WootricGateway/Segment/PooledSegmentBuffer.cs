@@ -7,8 +7,8 @@ namespace WootricGateway.Segment;
 /// on the large-object heap and never need one contiguous array. Appends past the limit are rejected.
 /// </summary>
 /// <remarks>
-/// The first segment is sized from a hint (a request's Content-Length), so a 600-byte body holds a
-/// 1 KiB array rather than 16 KiB while it waits in the tap queue.
+/// Segments are sized from a hint (a request's Content-Length), so a 600-byte body holds a 1 KiB
+/// array rather than 16 KiB while it waits in the tap queue, and a 17 KB body 16 + 2 KiB.
 /// </remarks>
 public sealed class PooledSegmentBuffer : IDisposable
 {
@@ -18,6 +18,7 @@ public sealed class PooledSegmentBuffer : IDisposable
     private const int MinimumFirstSegment = 1024;
 
     private readonly long _limitBytes;
+    private readonly long? _expectedLength;
     private readonly int _firstSegmentSize;
     private readonly List<byte[]> _segments;
     private int _lastUsed;
@@ -28,6 +29,7 @@ public sealed class PooledSegmentBuffer : IDisposable
     public PooledSegmentBuffer(long limitBytes, long? expectedLength = null)
     {
         _limitBytes = limitBytes;
+        _expectedLength = expectedLength;
         _firstSegmentSize = expectedLength is { } expected
             ? (int)Math.Clamp(expected, MinimumFirstSegment, SegmentSize)
             : SegmentSize;
@@ -61,7 +63,7 @@ public sealed class PooledSegmentBuffer : IDisposable
         {
             if (_segments.Count == 0 || _lastUsed == _segments[^1].Length)
             {
-                var segment = ArrayPool<byte>.Shared.Rent(_segments.Count == 0 ? _firstSegmentSize : SegmentSize);
+                var segment = ArrayPool<byte>.Shared.Rent(NextSegmentSize());
                 _segments.Add(segment);
                 Capacity += segment.Length;
                 _lastUsed = 0;
@@ -76,6 +78,22 @@ public sealed class PooledSegmentBuffer : IDisposable
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// The size of the next segment: what the expected length still needs (at least 1 KiB, at most
+    /// <see cref="SegmentSize"/>), or a full segment when the length is unknown or already passed.
+    /// </summary>
+    private int NextSegmentSize()
+    {
+        if (_segments.Count == 0)
+        {
+            return _firstSegmentSize;
+        }
+
+        return _expectedLength is { } expected && expected > Length
+            ? (int)Math.Clamp(expected - Length, MinimumFirstSegment, SegmentSize)
+            : SegmentSize;
     }
 
     /// <summary>Returns the stored bytes; valid until the buffer is disposed.</summary>

@@ -16,16 +16,26 @@ public sealed class TapMemoryTests
     [Theory]
     [InlineData(600, 1024)]
     [InlineData(2_058, 4096)]
-    [InlineData(40_000, 16 * 1024)]
-    public void FirstSegment_FollowsContentLength(int length, int expectedFirstSegment)
+    [InlineData(17_305, (16 * 1024) + 1024)]
+    [InlineData(40_000, (32 * 1024) + 8192)]
+    public void Segments_FollowContentLength(int length, int expectedCapacity)
     {
         using var capture = new PooledSegmentBuffer(1 << 20, length);
 
         Assert.True(capture.TryAppend(new byte[length]));
 
-        var segments = (length - expectedFirstSegment + PooledSegmentBuffer.SegmentSize - 1) / PooledSegmentBuffer.SegmentSize;
-        Assert.Equal(expectedFirstSegment + (Math.Max(0, segments) * PooledSegmentBuffer.SegmentSize), capture.Capacity);
+        Assert.Equal(expectedCapacity, capture.Capacity);
         Assert.Equal(length, capture.Length);
+    }
+
+    [Fact]
+    public void Segments_WithoutLength_AreFull()
+    {
+        using var capture = new PooledSegmentBuffer(1 << 20);
+
+        Assert.True(capture.TryAppend(new byte[20_000]));
+
+        Assert.Equal(2 * PooledSegmentBuffer.SegmentSize, capture.Capacity);
     }
 
     [Fact]
@@ -89,16 +99,16 @@ public sealed class TapMemoryTests
             }
         }
 
-        // Each 20,000-byte body holds 32 KiB of pooled segments, so two fit in 64 KiB.
-        Assert.Equal(2, accepted.Count);
-        Assert.Equal(64 * 1024, queue.Bytes);
+        // Each 20,000-byte body holds 20 KiB of pooled segments (16 + 4), so three fit in 64 KiB.
+        Assert.Equal(3, accepted.Count);
+        Assert.Equal(60 * 1024, queue.Bytes);
         Assert.True(queue.TryRead(out var first));
         first.Body.Dispose();
-        Assert.Equal(32 * 1024, queue.Bytes);
+        Assert.Equal(40 * 1024, queue.Bytes);
         var small = new PooledSegmentBuffer(1 << 20, 600);
         small.TryAppend(new byte[600]);
         Assert.True(queue.TryWrite(new CapturedRequest(SegmentRoutes.Classify("/v1/p"), null, null, small, DateTimeOffset.UnixEpoch)));
-        Assert.Equal((32 * 1024) + 1024, queue.Bytes);
+        Assert.Equal((40 * 1024) + 1024, queue.Bytes);
     }
 
     [Fact]
