@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Cold start: how fast a freshly started gateway reaches its steady throughput.
 
-For each variant, starts a new process, waits until its proxy port accepts connections, then
-drives it with back-to-back one-second wrk runs (the same bodies and Lua script as run.py) and
-prints requests/s per second next to the steady rate measured at the end of the same run. Only
-loopback addresses are used.
+For each variant, starts a new process and waits until its proxy port accepts connections. It then
+drives the process with back-to-back one-second wrk runs (the same bodies and Lua script as run.py).
+The table shows requests/s per second next to the steady rate measured at the end of the same run.
+Only loopback addresses are used.
 
 Variants (see VARIANTS): the default publish and a ReadyToRun publish, each with runtime tiering
 settings; bare YARP is measured the same way for comparison.

@@ -7,8 +7,8 @@ namespace WootricGateway.Segment;
 /// on the large-object heap and never need one contiguous array. Appends past the limit are rejected.
 /// </summary>
 /// <remarks>
-/// Segments are sized from a hint (a request's Content-Length), so a 600-byte body holds a 1 KiB
-/// array rather than 16 KiB while it waits in the tap queue, and a 17 KB body 16 + 2 KiB.
+/// Segments are sized from a hint (a request's Content-Length), so a 600-byte body uses a 1 KiB
+/// array rather than 16 KiB while it waits in the tap queue, and a 17 KB body 16 + 1 KiB.
 /// </remarks>
 public sealed class PooledSegmentBuffer : IDisposable
 {
@@ -25,7 +25,7 @@ public sealed class PooledSegmentBuffer : IDisposable
     private bool _disposed;
 
     /// <param name="limitBytes">The most bytes the buffer accepts.</param>
-    /// <param name="expectedLength">The expected total length, when known; sizes the first segment.</param>
+    /// <param name="expectedLength">The expected total length, when known; sizes the segments.</param>
     public PooledSegmentBuffer(long limitBytes, long? expectedLength = null)
     {
         _limitBytes = limitBytes;

@@ -22,7 +22,7 @@ internal sealed partial class TapWorker(
     /// <summary>The most captures parsed before their events are delivered together.</summary>
     private const int MaxRequestsPerDelivery = 64;
 
-    /// <summary>The most events delivered together, so one slow delivery holds a bounded amount of work.</summary>
+    /// <summary>The most events delivered together, so one slow delivery delays a bounded amount of work.</summary>
     private const int MaxEventsPerDelivery = 2000;
 
     private readonly CancellationTokenSource _abort = new();

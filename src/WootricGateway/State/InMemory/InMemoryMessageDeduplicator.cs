@@ -9,7 +9,7 @@ namespace WootricGateway.State.InMemory;
 /// </summary>
 /// <remarks>
 /// Ids are kept as 64-bit hashes of scope and id in plain arrays, not as strings, so a steady stream
-/// of new ids allocates nothing that lives on: retaining 200,000 strings would push them into the
+/// of new ids allocates nothing that lives on. Retaining 200,000 strings would push them into the
 /// older generations and make every collection costlier. Two different ids sharing a hash (about
 /// one chance in 10^14 per event at full capacity) would make the second look like a re-send.
 /// </remarks>
