@@ -34,6 +34,7 @@ VARIANTS = {
     "default": ("default", {}),
     "default-nodelay": ("default", {"DOTNET_TC_CallCountingDelayMs": "0"}),
     "r2r": ("r2r", {}),
+    "r2r-nodelay": ("r2r", {"DOTNET_TC_CallCountingDelayMs": "0"}),
     "r2r-nopgo": ("r2r", {"DOTNET_TieredPGO": "0"}),
     "r2r-nopgo-nodelay": ("r2r", {"DOTNET_TieredPGO": "0", "DOTNET_TC_CallCountingDelayMs": "0"}),
     "r2r-notiering": ("r2r", {"DOTNET_TieredCompilation": "0"}),
