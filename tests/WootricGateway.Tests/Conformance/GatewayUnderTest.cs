@@ -22,6 +22,9 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
     /// <summary>Bodies captured but not yet parsed, checked only when the gateway exports the metric.</summary>
     public const string TapQueueMetric = "wootric_gateway_tap_queue_depth";
 
+    /// <summary>Tapped requests held while Redis is unreachable; they reach the store only after it returns.</summary>
+    public const string OutageBufferMetric = "wootric_gateway_outage_buffer_depth";
+
     private const int MaxStartAttempts = 3;
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(20);
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
@@ -117,8 +120,8 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
     }
 
     /// <summary>
-    /// Waits until the gateway is idle: the backlog gauge (and the tap queue gauge, if exported)
-    /// is 0, the fake Wootric has no request in progress, and neither has been busy for
+    /// Waits until the gateway is idle: the backlog gauge (and the tap queue and outage buffer
+    /// gauges, if exported) is 0, the fake Wootric has no request in progress, and neither has been busy for
     /// <paramref name="quiet"/>, counted from when this wait began at the earliest. Gives up
     /// after <paramref name="timeout"/>.
     /// </summary>
@@ -132,7 +135,7 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
             var reading = await ReadIdleMetricsAsync(cancellationToken);
             var now = time.GetTimestamp();
             var inFlight = wootric.InFlightCount;
-            var busy = reading.Backlog is not 0 || reading.TapQueueDepth is > 0 || inFlight > 0;
+            var busy = reading.Backlog is not 0 || reading.TapQueueDepth is > 0 || reading.OutageBufferDepth is > 0 || inFlight > 0;
             if (busy)
             {
                 lastBusy = now;
@@ -205,15 +208,15 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
         }
         catch (HttpRequestException exception)
         {
-            return new IdleMetrics(null, null, $"GET /metrics failed: {exception.Message}");
+            return new IdleMetrics(null, null, null, $"GET /metrics failed: {exception.Message}");
         }
         catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return new IdleMetrics(null, null, "GET /metrics timed out");
+            return new IdleMetrics(null, null, null, "GET /metrics timed out");
         }
 
         var backlog = SumSamples(text, BacklogMetric);
-        return new IdleMetrics(backlog, SumSamples(text, TapQueueMetric), backlog is null ? "metric missing from /metrics" : null);
+        return new IdleMetrics(backlog, SumSamples(text, TapQueueMetric), SumSamples(text, OutageBufferMetric), backlog is null ? "metric missing from /metrics" : null);
     }
 
     /// <summary>Returns the sum of a metric's samples in Prometheus text format, or null when it has none.</summary>
@@ -238,7 +241,7 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
         return sum;
     }
 
-    private sealed record IdleMetrics(double? Backlog, double? TapQueueDepth, string? Problem)
+    private sealed record IdleMetrics(double? Backlog, double? TapQueueDepth, double? OutageBufferDepth, string? Problem)
     {
         public string Describe()
         {
@@ -248,7 +251,8 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
             }
 
             var tapQueue = TapQueueDepth is { } depth ? $", {TapQueueMetric}={depth.ToString(CultureInfo.InvariantCulture)}" : "";
-            return Backlog?.ToString(CultureInfo.InvariantCulture) + tapQueue;
+            var outageBuffer = OutageBufferDepth is { } buffered ? $", {OutageBufferMetric}={buffered.ToString(CultureInfo.InvariantCulture)}" : "";
+            return Backlog?.ToString(CultureInfo.InvariantCulture) + tapQueue + outageBuffer;
         }
     }
 }
