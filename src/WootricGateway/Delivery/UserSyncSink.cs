@@ -146,7 +146,7 @@ internal sealed class UserSyncSink(
     }
 
     private void Skipped(SegmentEvent tapped, string reason) =>
-        metrics.TapEventsByLabels.Get(tapped is IdentifyEvent ? "identify" : "page", "skipped_" + reason).Inc();
+        metrics.TapEventsByLabels.Get(tapped is IdentifyEvent ? "identify" : "page", GatewayMetrics.SkippedOutcome(reason)).Inc();
 
     /// <summary>Maps one event to the user it changes and how; or returns the reason it is skipped.</summary>
     private (UserRef User, Func<UserState, bool>? Mutate, string? Reason) Map(

@@ -146,6 +146,24 @@ public sealed class GatewayMetrics
     public Gauge RedisConnected { get; }
     public Gauge OutageBufferDepth { get; }
 
+    /// <summary>
+    /// Returns the <c>tap_events_total</c> outcome label for a skip reason. The reasons the parser and the
+    /// sink use map to constant strings, so counting a skip builds no string.
+    /// </summary>
+    public static string SkippedOutcome(string reason) => reason switch
+    {
+        "unsupported_type" => "skipped_unsupported_type",
+        "not_an_object" => "skipped_not_an_object",
+        "invalid_type" => "skipped_invalid_type",
+        "missing_type" => "skipped_missing_type",
+        "duplicate" => "skipped_duplicate",
+        "page_visits_off" => "skipped_page_visits_off",
+        "unmapped_write_key" => "skipped_unmapped_write_key",
+        "no_user_id" => "skipped_no_user_id",
+        "anonymous_page" => "skipped_anonymous_page",
+        _ => "skipped_" + reason,
+    };
+
     /// <summary>Returns "1xx" … "5xx" for an HTTP status code, or "none" when no response arrived.</summary>
     public static string StatusClass(int statusCode) => statusCode switch
     {

@@ -86,9 +86,6 @@ public interface IDeadLetterStore
 /// <summary>Remembers message ids per scope for a while, so a re-sent event is applied once.</summary>
 public interface IMessageDeduplicator
 {
-    /// <summary>Records the id; returns false when it was already seen in this scope.</summary>
-    ValueTask<bool> TryMarkAsync(string scope, string messageId, CancellationToken cancellationToken);
-
     /// <summary>
     /// Records several ids in order, in one round trip where the store allows; element <c>i</c> of the
     /// result is false when <c>ids[i]</c> was already seen (earlier in the list included).

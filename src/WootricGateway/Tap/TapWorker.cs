@@ -119,15 +119,6 @@ internal sealed partial class TapWorker(
         base.Dispose();
     }
 
-    /// <summary>Decodes, parses and delivers one capture. Bad input becomes a counted outcome; only cancellation escapes.</summary>
-    internal async Task ProcessAsync(CapturedRequest request, CancellationToken cancellationToken)
-    {
-        if (Parse(request) is { } batch)
-        {
-            await DeliverAsync([batch], cancellationToken);
-        }
-    }
-
     /// <summary>
     /// Decodes and parses one capture, counts its outcome and releases its buffers; returns its events, or
     /// null when it has none to deliver.
@@ -170,7 +161,7 @@ internal sealed partial class TapWorker(
 
             foreach (var skipped in result.Skipped)
             {
-                metrics.TapEventsByLabels.Get(SegmentEventTypes.Label(skipped.Type), SkippedOutcome(skipped.Reason)).Inc();
+                metrics.TapEventsByLabels.Get(SegmentEventTypes.Label(skipped.Type), GatewayMetrics.SkippedOutcome(skipped.Reason)).Inc();
             }
 
             if (result.Batch is not { Events.Count: > 0 } batch)
@@ -250,16 +241,6 @@ internal sealed partial class TapWorker(
 
         return new TappedBatch(batches[start].WriteKey, events, batches[end - 1].ReceivedAt);
     }
-
-    /// <summary>The outcome label of a skip reason, without building the string on every event.</summary>
-    private static string SkippedOutcome(string reason) => reason switch
-    {
-        "unsupported_type" => "skipped_unsupported_type",
-        "not_an_object" => "skipped_not_an_object",
-        "invalid_type" => "skipped_invalid_type",
-        "missing_type" => "skipped_missing_type",
-        _ => "skipped_" + reason,
-    };
 
     [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "Tap parser started (queue capacity {QueueCapacity})")]
     private static partial void LogStarted(ILogger logger, int queueCapacity);

@@ -21,9 +21,6 @@ internal sealed class InMemoryMessageDeduplicator : IMessageDeduplicator
     private readonly HashSet<ulong> _seen = new(Capacity);
     private readonly Queue<ulong> _order = new(Capacity);
 
-    public ValueTask<bool> TryMarkAsync(string scope, string messageId, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(TryMark(Hash(scope, messageId)));
-
     public ValueTask<bool[]> TryMarkManyAsync(IReadOnlyList<(string Scope, string MessageId)> ids, CancellationToken cancellationToken)
     {
         var fresh = new bool[ids.Count];

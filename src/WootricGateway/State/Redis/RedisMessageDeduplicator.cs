@@ -8,11 +8,6 @@ internal sealed class RedisMessageDeduplicator(RedisConnection redis, IOptions<R
 {
     private readonly TimeSpan _window = options.Value.DeduplicationWindow;
 
-    public async ValueTask<bool> TryMarkAsync(string scope, string messageId, CancellationToken cancellationToken) =>
-        await redis.RunAsync(
-            database => database.StringSetAsync(redis.Keys.Message(scope, messageId), 1, _window, When.NotExists),
-            cancellationToken);
-
     public async ValueTask<bool[]> TryMarkManyAsync(IReadOnlyList<(string Scope, string MessageId)> ids, CancellationToken cancellationToken)
     {
         if (ids.Count == 0)
