@@ -49,7 +49,7 @@ public class ParserBenchmarks
         _body = new ReadOnlySequence<byte>(bytes);
         _route = SegmentRoutes.Classify("/v1/batch");
 
-        // The same bytes as the tap holds them: pooled 16 KiB segments, as TeeStream captures a request.
+        // The same bytes in the layout the tap stores them in: pooled 16 KiB segments, as TeeStream captures a request.
         _captured = new PooledSegmentBuffer(8 << 20, bytes.Length);
         _captured.TryAppend(bytes);
         _capturedBody = _captured.ToSequence();

@@ -8,7 +8,7 @@ try
 }
 catch (OptionsValidationException exception)
 {
-    // A bad setting is an operator error: say which, without a stack trace, and exit non-zero.
+    // A bad setting is an operator error, so the message names it without a stack trace and the exit code is non-zero.
     await Console.Error.WriteLineAsync("Invalid configuration: " + string.Join(" ", exception.Failures));
     return 2;
 }

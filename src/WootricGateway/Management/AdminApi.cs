@@ -23,7 +23,7 @@ internal static class AdminApi
         }
         catch (Exception exception) when (State.Redis.RedisConnection.IsOutage(exception) && !context.Response.HasStarted)
         {
-            // The dead letters and the queue live in Redis; while it is unreachable the answer is a clear 503.
+            // The dead letters and the queue live in Redis; while it is unreachable the response is a clear 503.
             context.Response.Clear();
             await WriteJsonAsync(context, StatusCodes.Status503ServiceUnavailable, new
             {

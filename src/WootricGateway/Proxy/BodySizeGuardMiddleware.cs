@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Http.Features;
 namespace WootricGateway.Proxy;
 
 /// <summary>
-/// Answers 413 before anything is sent upstream when a request declares a Content-Length above the
+/// Responds with 413 before anything is sent upstream when a request declares a Content-Length above the
 /// body size limit (<c>Kestrel:Limits:MaxRequestBodySize</c>). Kestrel enforces that limit only when
 /// the body is read, by which time the forwarder has already sent the request's headers upstream.
 /// </summary>

@@ -5,7 +5,7 @@ namespace WootricGateway.Tap;
 /// <summary>
 /// Keeps the parser's CPU use at or below a share of one core: time spent parsing is charged against
 /// an allowance that refills at <c>share</c> seconds per second, with a small burst on top. When the
-/// charge runs past the burst, <see cref="RequiredPause"/> says how long to rest.
+/// charge runs past the burst, <see cref="RequiredPause"/> returns how long to rest.
 /// </summary>
 internal sealed class ParserBudget
 {

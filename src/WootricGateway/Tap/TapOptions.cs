@@ -30,7 +30,7 @@ public sealed class TapOptions
     public int QueueCapacity { get; set; } = 2048;
 
     /// <summary>
-    /// The most memory (pooled buffer bytes) that captured bodies waiting for the parser may hold; more
+    /// The maximum memory (pooled buffer bytes) that captured bodies waiting for the parser may use; more
     /// are dropped and counted. Bounds the tap's memory however large the bodies are. Default: 16 MiB.
     /// </summary>
     [Range(64 * 1024, 4L * 1024 * 1024 * 1024)]

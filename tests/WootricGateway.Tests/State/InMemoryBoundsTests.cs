@@ -6,7 +6,7 @@ using WootricGateway.State.InMemory;
 
 namespace WootricGateway.Tests.State;
 
-/// <summary>The in-memory store stays bounded against ever new users and never forgets a user with work waiting.</summary>
+/// <summary>The in-memory store stays bounded against ever new users and never evicts a user with work waiting.</summary>
 public sealed class InMemoryBoundsTests
 {
     [Fact]

@@ -39,7 +39,7 @@ public sealed class TapMemoryTests
     }
 
     [Fact]
-    public void Sequence_OfMixedSegmentSizes_KeepsBytesInOrder()
+    public void MixedSegments_KeepBytesInOrder()
     {
         var data = Enumerable.Range(0, 50_000).Select(i => (byte)(i % 253)).ToArray();
         using var capture = new PooledSegmentBuffer(1 << 20, 1500);
@@ -99,7 +99,7 @@ public sealed class TapMemoryTests
             }
         }
 
-        // Each 20,000-byte body holds 20 KiB of pooled segments (16 + 4), so three fit in 64 KiB.
+        // Each 20,000-byte body uses 20 KiB of pooled segments (16 + 4), so three fit in 64 KiB.
         Assert.Equal(3, accepted.Count);
         Assert.Equal(60 * 1024, queue.Bytes);
         Assert.True(queue.TryRead(out var first));

@@ -4,7 +4,7 @@ namespace WootricGateway.State.InMemory;
 
 /// <summary>
 /// The id cache in process memory: one instance, lost on restart. Entries leave with their user's state
-/// when <see cref="InMemoryUserStateStore"/> forgets it, which bounds the cache too.
+/// when <see cref="InMemoryUserStateStore"/> evicts it, which bounds the cache too.
 /// </summary>
 internal sealed class InMemoryIdCache : IIdCache
 {

@@ -16,7 +16,7 @@ internal sealed class RedisMessageDeduplicator(RedisConnection redis, IOptions<R
         }
 
         // The commands go out back to back on one connection and Redis runs them in that order, so a
-        // repeated id later in the list sees the earlier one; the whole list costs one round trip.
+        // repeated id later in the list finds the earlier one set. The whole list costs one round trip.
         return await redis.RunAsync(
             database => Task.WhenAll(ids.Select(id => database.StringSetAsync(redis.Keys.Message(id.Scope, id.MessageId), 1, _window, When.NotExists))),
             cancellationToken);
