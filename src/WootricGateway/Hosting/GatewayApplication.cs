@@ -79,6 +79,11 @@ public static class GatewayApplication
             builder.Configuration.AddInMemoryCollection(overrides);
         }
 
+        if (builder.Configuration.GetValue(GatewayOptions.SectionName + ":" + nameof(GatewayOptions.InlineScheduling), true))
+        {
+            InlineScheduling.Enable(builder.Services);
+        }
+
         builder.WebHost.ConfigureKestrel((context, kestrel) =>
         {
             kestrel.AddServerHeader = false;

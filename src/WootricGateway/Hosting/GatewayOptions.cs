@@ -18,6 +18,14 @@ public sealed class GatewayOptions
     /// </summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>
+    /// Whether request I/O continues on the socket threads instead of being queued to the thread pool
+    /// (Kestrel's <c>UnsafePreferInlineScheduling</c> and the runtime's inline socket completions).
+    /// The proxy path never blocks, so this saves a thread-pool hop per read and write. Default: true.
+    /// See <see cref="WootricGateway.Hosting.InlineScheduling"/>.
+    /// </summary>
+    public bool InlineScheduling { get; set; } = true;
+
     /// <summary>The prefix with one leading slash and no trailing slash, or null when none is set.</summary>
     public string? NormalizedPathPrefix
     {

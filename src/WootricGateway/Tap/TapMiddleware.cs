@@ -46,7 +46,7 @@ internal sealed partial class TapMiddleware(
         var request = context.Request;
         var original = request.Body;
         var capture = new PooledSegmentBuffer(_options.CaptureLimitBytes, request.ContentLength);
-        var tee = new TeeStream(original, capture);
+        var tee = new TeeStream(original, capture, request.ContentLength);
         var receivedAt = timeProvider.GetUtcNow();
 
         request.Body = tee;

@@ -28,17 +28,50 @@ internal sealed partial class TapWorker(
     private readonly CancellationTokenSource _abort = new();
 
     /// <summary>
+    /// Starts the parser on its own thread, so that its priority can be lowered (<see cref="TapOptions.ParserNice"/>)
+    /// without touching the thread pool that serves requests. The returned task ends when the thread does.
+    /// </summary>
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                Run(stoppingToken);
+                finished.TrySetResult();
+            }
+            catch (Exception exception)
+            {
+                finished.TrySetException(exception);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "Tap parser",
+        };
+        thread.Start();
+        return finished.Task;
+    }
+
+    /// <summary>
     /// Parses captures until the queue is completed and empty. The loop ignores the stopping token:
     /// at shutdown <see cref="StopAsync"/> completes the queue, so what is queued still reaches the
-    /// store, and only the host's shutdown timeout aborts the drain.
+    /// store, and only the host's shutdown timeout aborts the drain. The thread blocks while it waits
+    /// and while the sink delivers; it is the parser's alone, so no request waits for it.
     /// </summary>
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private void Run(CancellationToken stoppingToken)
     {
         LogStarted(logger, _options.QueueCapacity);
+        if (_options.ParserNice > 0 && !ThreadNice.TryLowerCurrentThread(_options.ParserNice, out var error))
+        {
+            LogNiceFailed(logger, _options.ParserNice, error);
+        }
+
         var abort = _abort.Token;
         try
         {
-            while (await queue.WaitToReadAsync(abort))
+            while (WaitToRead(abort))
             {
                 // Whatever has gathered is parsed, then delivered together, up to a bound.
                 var parsed = new List<TappedBatch>();
@@ -54,13 +87,13 @@ internal sealed partial class TapWorker(
 
                     if (!stoppingToken.IsCancellationRequested)
                     {
-                        await RestWithinBudgetAsync(abort);
+                        RestWithinBudget(abort);
                     }
                 }
 
                 if (parsed.Count > 0)
                 {
-                    await DeliverAsync(parsed, abort);
+                    DeliverAsync(parsed, abort).GetAwaiter().GetResult();
                 }
 
                 metrics.TapQueueDepth.Set(queue.Count);
@@ -70,7 +103,7 @@ internal sealed partial class TapWorker(
                 // request. At shutdown the queue is drained without resting.
                 if (_options.ParserBatchDelay > TimeSpan.Zero && queue.Count == 0 && !stoppingToken.IsCancellationRequested)
                 {
-                    await Task.Delay(_options.ParserBatchDelay, abort);
+                    Sleep(_options.ParserBatchDelay, abort);
                 }
             }
 
@@ -84,7 +117,13 @@ internal sealed partial class TapWorker(
         LogStopped(logger);
     }
 
-    private async Task RestWithinBudgetAsync(CancellationToken abort)
+    private bool WaitToRead(CancellationToken abort)
+    {
+        var wait = queue.WaitToReadAsync(abort);
+        return wait.IsCompletedSuccessfully ? wait.Result : wait.AsTask().GetAwaiter().GetResult();
+    }
+
+    private void RestWithinBudget(CancellationToken abort)
     {
         if (_budget?.RequiredPause() is not { } pause || pause <= TimeSpan.Zero)
         {
@@ -92,7 +131,15 @@ internal sealed partial class TapWorker(
         }
 
         metrics.TapParserPausedSeconds.Inc(pause.TotalSeconds);
-        await Task.Delay(pause, abort);
+        Sleep(pause, abort);
+    }
+
+    private static void Sleep(TimeSpan duration, CancellationToken abort)
+    {
+        if (abort.WaitHandle.WaitOne(duration))
+        {
+            throw new OperationCanceledException(abort);
+        }
     }
 
     /// <summary>Stops taking captures and waits, at most until <paramref name="cancellationToken"/> fires, for the queued ones.</summary>
@@ -253,6 +300,9 @@ internal sealed partial class TapWorker(
 
     [LoggerMessage(EventId = 1105, Level = LogLevel.Warning, Message = "Shutdown timeout reached; {Count} queued captures were dropped")]
     private static partial void LogDrainAborted(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Warning, Message = "Could not set the tap parser's nice value to {Nice} (errno {Error}); it runs at the proxy's priority")]
+    private static partial void LogNiceFailed(ILogger logger, int nice, int error);
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Error, Message = "Processing a tapped request failed; its events were dropped")]
     private static partial void LogSinkFailed(ILogger logger, Exception exception);

@@ -74,4 +74,104 @@ public sealed class TeeStreamTests
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
             ValueTask.FromException<int>(new IOException("client reset"));
     }
+    [Fact]
+    public async Task ReadAsync_KnownLength_GathersChunksIntoOneRead()
+    {
+        var data = Enumerable.Range(0, 17_000).Select(i => (byte)(i % 253)).ToArray();
+        using var capture = new PooledSegmentBuffer(1 << 20);
+        var tee = new TeeStream(new ChunkedStream(data, 4096), capture, data.Length);
+        var buffer = new byte[65536];
+
+        var first = await tee.ReadAsync(buffer);
+
+        Assert.Equal(data.Length, first);
+        Assert.Equal(data, buffer[..first]);
+        Assert.Equal(0, await tee.ReadAsync(buffer));
+        Assert.True(tee.Completed);
+        Assert.Equal(data, capture.ToSequence().ToArray());
+    }
+
+    [Fact]
+    public async Task ReadAsync_KnownLength_StopsAtTheCallersBuffer()
+    {
+        var data = Enumerable.Range(0, 17_000).Select(i => (byte)(i % 253)).ToArray();
+        using var capture = new PooledSegmentBuffer(1 << 20);
+        var tee = new TeeStream(new ChunkedStream(data, 4096), capture, data.Length);
+        using var copy = new MemoryStream();
+        var buffer = new byte[10_000];
+        var reads = new List<int>();
+
+        int read;
+        while ((read = await tee.ReadAsync(buffer)) > 0)
+        {
+            reads.Add(read);
+            copy.Write(buffer, 0, read);
+        }
+
+        Assert.Equal([10_000, 7_000], reads);
+        Assert.Equal(data, copy.ToArray());
+        Assert.Equal(data, capture.ToSequence().ToArray());
+    }
+
+    [Fact]
+    public async Task ReadAsync_UnknownLength_ReturnsEachChunkAsItArrives()
+    {
+        var data = new byte[17_000];
+        using var capture = new PooledSegmentBuffer(1 << 20);
+        var tee = new TeeStream(new ChunkedStream(data, 4096), capture);
+
+        Assert.Equal(4096, await tee.ReadAsync(new byte[65536]));
+    }
+
+    [Fact]
+    public async Task ReadAsync_SlowClient_StopsGatheringAfterTheWindow()
+    {
+        // Each chunk after the first takes longer than the gathering window, so a read returns the
+        // first chunk and the one it was already waiting for, not the whole body.
+        var data = new byte[5 * 1000];
+        using var capture = new PooledSegmentBuffer(1 << 20);
+        var delay = TeeStream.GatherWindow * 4;
+        var tee = new TeeStream(new ChunkedStream(data, 1000, delay), capture, data.Length);
+
+        Assert.Equal(2000, await tee.ReadAsync(new byte[65536]));
+        Assert.Equal(2000, await tee.ReadAsync(new byte[65536]));
+        Assert.Equal(1000, await tee.ReadAsync(new byte[65536]));
+        Assert.Equal(0, await tee.ReadAsync(new byte[65536]));
+        Assert.True(tee.Completed);
+    }
+
+    /// <summary>Returns at most <paramref name="chunk"/> bytes per read, asynchronously, like a socket would.</summary>
+    private sealed class ChunkedStream(byte[] data, int chunk, TimeSpan delayAfterFirst = default) : Stream
+    {
+        private int _position;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => data.Length;
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_position > 0 && delayAfterFirst > TimeSpan.Zero)
+            {
+                await Task.Delay(delayAfterFirst, cancellationToken);
+            }
+            else
+            {
+                await Task.Yield();
+            }
+
+            var count = Math.Min(Math.Min(chunk, buffer.Length), data.Length - _position);
+            data.AsMemory(_position, count).CopyTo(buffer);
+            _position += count;
+            return count;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override void Flush() => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 }

@@ -1,0 +1,47 @@
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using WootricGateway.Hosting;
+
+namespace WootricGateway.Tests.Proxy;
+
+public sealed class InlineSchedulingTests
+{
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData("true", true)]
+    [InlineData("false", false)]
+    public async Task GatewayInlineScheduling_SetsKestrelSocketTransport(string? setting, bool expected)
+    {
+        var configuration = new Dictionary<string, string?>();
+        if (setting is not null)
+        {
+            configuration["Gateway:InlineScheduling"] = setting;
+        }
+
+        await using var app = GatewayApplication.Build([], new GatewayBuildOptions
+        {
+            Configuration = configuration,
+            MetricsRegistry = Prometheus.Metrics.NewCustomRegistry(),
+        });
+
+        var transport = app.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value;
+        Assert.Equal(expected, transport.UnsafePreferInlineScheduling);
+        if (expected)
+        {
+            // Set by the first gateway built in this process unless the environment already chose a value.
+            Assert.NotNull(Environment.GetEnvironmentVariable(InlineScheduling.RuntimeVariable));
+        }
+    }
+
+    [Fact]
+    public void GatewayInlineScheduling_NotABoolean_IsAConfigurationError()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => GatewayApplication.Build([], new GatewayBuildOptions
+        {
+            Configuration = new Dictionary<string, string?> { ["Gateway:InlineScheduling"] = "sometimes" },
+            MetricsRegistry = Prometheus.Metrics.NewCustomRegistry(),
+        }));
+        Assert.IsType<FormatException>(error.InnerException);
+    }
+}

@@ -1,0 +1,49 @@
+using WootricGateway.Tap;
+
+namespace WootricGateway.Tests.Tap;
+
+public sealed class ThreadNiceTests
+{
+    [Fact]
+    public void TryLowerCurrentThread_ChangesOnlyTheCallingThread()
+    {
+        Assert.True(OperatingSystem.IsLinux(), "The gateway and its tests run on Linux, where nice values are per thread.");
+        var before = ThreadNice.CurrentThreadNice();
+        Assert.NotNull(before);
+
+        // Raising the nice value is always allowed; lowering it below the current one is not.
+        var target = Math.Min(Math.Max(before.Value + 1, 7), 19);
+        var lowered = false;
+        int? inside = null;
+        var thread = new Thread(() =>
+        {
+            lowered = ThreadNice.TryLowerCurrentThread(target, out _);
+            inside = ThreadNice.CurrentThreadNice();
+        });
+        thread.Start();
+        thread.Join();
+
+        Assert.True(lowered);
+        Assert.Equal(target, inside);
+        Assert.Equal(before, ThreadNice.CurrentThreadNice());
+    }
+
+    [Fact]
+    public async Task TapParserThread_RunsAtTheConfiguredNice()
+    {
+        Assert.True(OperatingSystem.IsLinux(), "The gateway and its tests run on Linux, where nice values are per thread.");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await using var gateway = await Conformance.GatewayUnderTest.StartAsync(
+            new Dictionary<string, string?> { ["Upstream:Address"] = "http://127.0.0.1:9", ["Tap:ParserNice"] = "13" },
+            timeout.Token);
+
+        // /proc/self/task/<tid>/stat: the name is in parentheses; nice is the 19th field.
+        var nices = Directory.GetDirectories("/proc/self/task")
+            .Select(task => File.ReadAllText(Path.Combine(task, "stat")))
+            .Where(stat => stat.Contains("(Tap parser)", StringComparison.Ordinal))
+            .Select(stat => int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16], System.Globalization.CultureInfo.InvariantCulture))
+            .ToList();
+
+        Assert.Contains(13, nices);
+    }
+}
