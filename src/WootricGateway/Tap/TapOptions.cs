@@ -31,10 +31,10 @@ public sealed class TapOptions
 
     /// <summary>
     /// The maximum memory (pooled buffer bytes) that captured bodies waiting for the parser may use; more
-    /// are dropped and counted. Bounds the tap's memory however large the bodies are. Default: 16 MiB.
+    /// are dropped and counted. Bounds the tap's memory however large the bodies are. Default: 8 MiB.
     /// </summary>
     [Range(64 * 1024, 4L * 1024 * 1024 * 1024)]
-    public long QueueCapacityBytes { get; set; } = 16 * 1024 * 1024;
+    public long QueueCapacityBytes { get; set; } = 8 * 1024 * 1024;
 
     /// <summary>
     /// The share of one CPU core the parser may spend decoding and parsing, averaged over about a second.
