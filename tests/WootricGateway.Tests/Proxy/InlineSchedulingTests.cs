@@ -11,7 +11,7 @@ public sealed class InlineSchedulingTests
     [InlineData(null, true)]
     [InlineData("true", true)]
     [InlineData("false", false)]
-    public async Task GatewayInlineScheduling_SetsKestrelSocketTransport(string? setting, bool expected)
+    public async Task Setting_ConfiguresSocketTransport(string? setting, bool expected)
     {
         var configuration = new Dictionary<string, string?>();
         if (setting is not null)
@@ -35,7 +35,7 @@ public sealed class InlineSchedulingTests
     }
 
     [Fact]
-    public void GatewayInlineScheduling_NotABoolean_IsAConfigurationError()
+    public void NotABoolean_FailsConfiguration()
     {
         var error = Assert.Throws<InvalidOperationException>(() => GatewayApplication.Build([], new GatewayBuildOptions
         {

@@ -75,7 +75,7 @@ public sealed class TeeStreamTests
             ValueTask.FromException<int>(new IOException("client reset"));
     }
     [Fact]
-    public async Task ReadAsync_KnownLength_GathersChunksIntoOneRead()
+    public async Task KnownLength_GathersChunks()
     {
         var data = Enumerable.Range(0, 17_000).Select(i => (byte)(i % 253)).ToArray();
         using var capture = new PooledSegmentBuffer(1 << 20);
@@ -92,7 +92,7 @@ public sealed class TeeStreamTests
     }
 
     [Fact]
-    public async Task ReadAsync_KnownLength_StopsAtTheCallersBuffer()
+    public async Task KnownLength_StopsAtBufferSize()
     {
         var data = Enumerable.Range(0, 17_000).Select(i => (byte)(i % 253)).ToArray();
         using var capture = new PooledSegmentBuffer(1 << 20);
@@ -114,7 +114,7 @@ public sealed class TeeStreamTests
     }
 
     [Fact]
-    public async Task ReadAsync_UnknownLength_ReturnsEachChunkAsItArrives()
+    public async Task UnknownLength_ReturnsEachChunk()
     {
         var data = new byte[17_000];
         using var capture = new PooledSegmentBuffer(1 << 20);
@@ -124,7 +124,7 @@ public sealed class TeeStreamTests
     }
 
     [Fact]
-    public async Task ReadAsync_SlowClient_StopsGatheringAfterTheWindow()
+    public async Task SlowClient_StopsAfterWindow()
     {
         // Each chunk after the first takes longer than the gathering window, so a read returns the
         // first chunk and the one it was already waiting for, not the whole body.

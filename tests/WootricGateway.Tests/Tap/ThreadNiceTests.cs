@@ -5,7 +5,7 @@ namespace WootricGateway.Tests.Tap;
 public sealed class ThreadNiceTests
 {
     [Fact]
-    public void TryLowerCurrentThread_ChangesOnlyTheCallingThread()
+    public void TryLower_ChangesCallingThreadOnly()
     {
         Assert.True(OperatingSystem.IsLinux(), "The gateway and its tests run on Linux, where nice values are per thread.");
         var before = ThreadNice.CurrentThreadNice();
@@ -29,7 +29,7 @@ public sealed class ThreadNiceTests
     }
 
     [Fact]
-    public async Task TapParserThread_RunsAtTheConfiguredNice()
+    public async Task ParserThread_UsesConfiguredNice()
     {
         Assert.True(OperatingSystem.IsLinux(), "The gateway and its tests run on Linux, where nice values are per thread.");
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
