@@ -13,10 +13,13 @@ namespace WootricGateway.Tap;
 /// empty buffer is that probe, not the end of the body; only 0 into a non-empty buffer marks
 /// <see cref="Completed"/>.
 /// </remarks>
-internal sealed class TeeStream(Stream inner, PooledSegmentBuffer capture, long? expectedLength = null) : Stream
+internal sealed class TeeStream(Stream inner, PooledSegmentBuffer capture, long? expectedLength = null, TimeSpan? gatherWindow = null)
+    : Stream
 {
-    /// <summary>How long one read may keep gathering chunks of a body of known length.</summary>
-    internal static readonly TimeSpan GatherWindow = TimeSpan.FromMilliseconds(5);
+    /// <summary>How long one read may keep gathering chunks of a body of known length, unless a test sets another.</summary>
+    internal static readonly TimeSpan DefaultGatherWindow = TimeSpan.FromMilliseconds(5);
+
+    private readonly TimeSpan _gatherWindow = gatherWindow ?? DefaultGatherWindow;
 
     /// <summary>True once the inner stream reported the end of the body.</summary>
     public bool Completed { get; private set; }
@@ -66,7 +69,7 @@ internal sealed class TeeStream(Stream inner, PooledSegmentBuffer capture, long?
 
     /// <summary>
     /// Whether to read again before returning: while the caller's buffer has room, more of the declared
-    /// body is still to come, and the first chunk arrived less than <see cref="GatherWindow"/> ago.
+    /// body is still to come, and the first chunk arrived less than the gather window (5 ms) ago.
     /// </summary>
     /// <remarks>
     /// Kestrel hands the body over in chunks of at most 4 KiB, and with inline scheduling each one would
@@ -87,7 +90,7 @@ internal sealed class TeeStream(Stream inner, PooledSegmentBuffer capture, long?
             return true;
         }
 
-        return Stopwatch.GetElapsedTime(firstRead, now) < GatherWindow;
+        return Stopwatch.GetElapsedTime(firstRead, now) < _gatherWindow;
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
