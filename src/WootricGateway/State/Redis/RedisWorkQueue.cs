@@ -267,9 +267,12 @@ internal sealed partial class RedisWorkQueue : BackgroundService, IWorkQueue
             return 0;
         }
 
+        // Not cancelled by a stop: Redis assigns the entries to this consumer when it runs the command, so
+        // abandoning the reply would leave them pending, unseen by StopAsync's hand-back, until another
+        // replica claims them after ClaimIdleTimeout. The read does not block, and OperationTimeout bounds it.
         var entries = await _redis.RunAsync(
             database => database.StreamReadGroupAsync(_redis.Keys.WorkStream, _redis.Keys.ConsumerGroup, _consumer, position, room),
-            cancellationToken);
+            CancellationToken.None);
         foreach (var entry in entries)
         {
             await DeliverAsync(entry, cancellationToken);
@@ -278,6 +281,7 @@ internal sealed partial class RedisWorkQueue : BackgroundService, IWorkQueue
         return entries.Length;
     }
 
+    /// <summary>Takes over entries idle past ClaimIdleTimeout; like a read, the claim is not abandoned at a stop.</summary>
     private async Task<int> ClaimAbandonedAsync(CancellationToken cancellationToken)
     {
         var claimed = await _redis.RunAsync(
@@ -288,7 +292,7 @@ internal sealed partial class RedisWorkQueue : BackgroundService, IWorkQueue
                 (long)_options.ClaimIdleTimeout.TotalMilliseconds,
                 "0-0",
                 _batchSize),
-            cancellationToken);
+            CancellationToken.None);
         foreach (var entry in claimed.ClaimedEntries)
         {
             if (!entry.IsNull)
