@@ -126,6 +126,7 @@ Kestrel__Endpoints__Proxy__Url: {{ printf "http://0.0.0.0:%v" .Values.ports.prox
 Kestrel__Endpoints__Management__Url: {{ printf "http://0.0.0.0:%v" .Values.ports.management | quote }}
 Upstream__Address: {{ required "gateway.upstreamAddress is required: the address traffic is forwarded to" .Values.gateway.upstreamAddress | quote }}
 {{- include "wootric-gateway.optionalEntry" (dict "key" "Gateway__PathPrefix" "value" .Values.gateway.pathPrefix) }}
+{{- include "wootric-gateway.optionalEntry" (dict "key" "Gateway__InlineScheduling" "value" .Values.gateway.inlineScheduling) }}
 {{- include "wootric-gateway.optionalEntry" (dict "key" "Wootric__AccountToken" "value" .Values.wootric.accountToken) }}
 {{- include "wootric-gateway.optionalEntry" (dict "key" "Wootric__ApiBaseUrl" "value" .Values.wootric.apiBaseUrl) }}
 {{- include "wootric-gateway.optionalEntry" (dict "key" "Wootric__AuthBaseUrl" "value" .Values.wootric.authBaseUrl) }}
@@ -136,6 +137,9 @@ Upstream__Address: {{ required "gateway.upstreamAddress is required: the address
 {{- include "wootric-gateway.optionalEntry" (dict "key" "Tap__MaxDecodedBytes" "value" .Values.tap.maxDecodedBytes) }}
 {{- include "wootric-gateway.optionalEntry" (dict "key" "Tap__MaxJsonDepth" "value" .Values.tap.maxJsonDepth) }}
 {{- include "wootric-gateway.optionalEntry" (dict "key" "Tap__QueueCapacity" "value" .Values.tap.queueCapacity) }}
+{{- include "wootric-gateway.optionalEntry" (dict "key" "Tap__QueueCapacityBytes" "value" .Values.tap.queueCapacityBytes) }}
+{{- include "wootric-gateway.optionalEntry" (dict "key" "Tap__ParserCpuShare" "value" .Values.tap.parserCpuShare) }}
+{{- include "wootric-gateway.optionalEntry" (dict "key" "Tap__ParserNice" "value" .Values.tap.parserNice) }}
 {{- include "wootric-gateway.optionalEntry" (dict "key" "Delivery__Concurrency" "value" .Values.delivery.concurrency) }}
 {{- include "wootric-gateway.optionalEntry" (dict "key" "Delivery__MaxAttempts" "value" .Values.delivery.maxAttempts) }}
 {{- include "wootric-gateway.optionalEntry" (dict "key" "Delivery__RetryBaseDelay" "value" .Values.delivery.retryBaseDelay) }}

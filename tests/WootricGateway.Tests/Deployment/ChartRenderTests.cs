@@ -129,6 +129,27 @@ public sealed class ChartRenderTests
     }
 
     [Fact]
+    public async Task Standalone_PerformanceValuesRendered()
+    {
+        var values = Path.Combine(Path.GetTempPath(), $"wg-values-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(values, "gateway:\n  inlineScheduling: false\ntap:\n  queueCapacityBytes: 8388608\n  parserCpuShare: 0.25\n  parserNice: 15\n");
+        try
+        {
+            var manifests = await ChartRenderer.RenderAsync(RepositoryFiles.ChartDirectory, values);
+
+            var data = Find(manifests, "ConfigMap", FullName)["data"]!.AsObject();
+            Assert.Equal("false", (string?)data["Gateway__InlineScheduling"]);
+            Assert.Equal("8388608", (string?)data["Tap__QueueCapacityBytes"]);
+            Assert.Equal("0.25", (string?)data["Tap__ParserCpuShare"]);
+            Assert.Equal("15", (string?)data["Tap__ParserNice"]);
+        }
+        finally
+        {
+            File.Delete(values);
+        }
+    }
+
+    [Fact]
     public async Task Standalone_BundledRedisPasswordInSecret()
     {
         using var values = TemporaryValues.Create("""
