@@ -66,11 +66,25 @@ public sealed class ThreadNiceTests
 
         // /proc/self/task/<tid>/stat: the name is in parentheses; nice is the 19th field.
         var nices = Directory.GetDirectories("/proc/self/task")
-            .Select(task => File.ReadAllText(Path.Combine(task, "stat")))
-            .Where(stat => stat.Contains("(Tap parser)", StringComparison.Ordinal))
+            .Select(task => ReadTaskStat(task))
+            .Where(stat => stat is not null && stat.Contains("(Tap parser)", StringComparison.Ordinal))
+            .Select(stat => stat!)
             .Select(stat => int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16], System.Globalization.CultureInfo.InvariantCulture))
             .ToList();
 
         Assert.Contains(13, nices);
+    }
+
+    /// <summary>Reads a thread's stat line, or null when the thread exited after the directory was listed.</summary>
+    private static string? ReadTaskStat(string taskDirectory)
+    {
+        try
+        {
+            return File.ReadAllText(Path.Combine(taskDirectory, "stat"));
+        }
+        catch (Exception exception) when (exception is DirectoryNotFoundException or FileNotFoundException)
+        {
+            return null;
+        }
     }
 }
