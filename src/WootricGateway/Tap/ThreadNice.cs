@@ -51,7 +51,7 @@ internal static partial class ThreadNice
         }
     }
 
-    /// <summary>Reads the calling thread's nice value, for tests; null where it cannot be read.</summary>
+    /// <summary>Reads the calling thread's nice value; null where it cannot be read.</summary>
     public static int? CurrentThreadNice()
     {
         if (!OperatingSystem.IsLinux())

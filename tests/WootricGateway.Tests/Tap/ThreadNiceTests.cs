@@ -38,20 +38,20 @@ public sealed class ThreadNiceTests
         // The thread first runs at a higher nice value than requested, as under `nice -n 15`. Raising its own
         // value needs no privilege. Lowering it back to 10 would succeed under root and fail otherwise.
         var started = Math.Max(before.Value, 15);
-        var startedSet = false;
-        var kept = false;
+        var raiseCallSucceeded = false;
+        var lowerCallSucceeded = false;
         int? inside = null;
         var thread = new Thread(() =>
         {
-            startedSet = ThreadNice.TryLowerCurrentThread(started, out _);
-            kept = ThreadNice.TryLowerCurrentThread(10, out _);
+            raiseCallSucceeded = ThreadNice.TryLowerCurrentThread(started, out _);
+            lowerCallSucceeded = ThreadNice.TryLowerCurrentThread(10, out _);
             inside = ThreadNice.CurrentThreadNice();
         });
         thread.Start();
         thread.Join();
 
-        Assert.True(startedSet);
-        Assert.True(kept);
+        Assert.True(raiseCallSucceeded);
+        Assert.True(lowerCallSucceeded);
         Assert.Equal(started, inside);
     }
 
