@@ -11,10 +11,15 @@ internal static partial class ThreadNice
     private const int PriorityProcess = 0;
 
     /// <summary>
-    /// Sets the calling thread's nice value to <paramref name="nice"/>. Returns true on success, and on
-    /// systems other than Linux, where it does nothing. Returns false with the errno when the kernel
-    /// rejects the value, or with -1 when the C library lacks the call.
+    /// Sets the calling thread's nice value to <paramref name="nice"/>, unless the thread already runs at that
+    /// value or a higher one (a process started with <c>nice</c>), which it keeps. Returns true on success, when
+    /// the value is kept, and on systems other than Linux, where it does nothing. Returns false with the errno
+    /// when the kernel rejects the value, or with -1 when the C library lacks the call.
     /// </summary>
+    /// <remarks>
+    /// Setting the value unconditionally would give the parser a higher priority than the proxy whenever the
+    /// process started above <paramref name="nice"/> with the privilege to lower it (root, CAP_SYS_NICE).
+    /// </remarks>
     public static bool TryLowerCurrentThread(int nice, out int error)
     {
         error = 0;
@@ -25,6 +30,11 @@ internal static partial class ThreadNice
 
         try
         {
+            if (CurrentThreadNice() is { } current && current >= nice)
+            {
+                return true;
+            }
+
             // For PRIO_PROCESS, Linux applies the value to the one thread whose id is given.
             if (SetPriority(PriorityProcess, GetThreadId(), nice) == 0)
             {
@@ -41,7 +51,7 @@ internal static partial class ThreadNice
         }
     }
 
-    /// <summary>Reads the calling thread's nice value, for tests; null where it cannot be read.</summary>
+    /// <summary>Reads the calling thread's nice value; null where it cannot be read.</summary>
     public static int? CurrentThreadNice()
     {
         if (!OperatingSystem.IsLinux())

@@ -29,6 +29,33 @@ public sealed class ThreadNiceTests
     }
 
     [Fact]
+    public void TryLower_KeepsHigherNice()
+    {
+        Assert.True(OperatingSystem.IsLinux(), "The gateway and its tests run on Linux, where nice values are per thread.");
+        var before = ThreadNice.CurrentThreadNice();
+        Assert.NotNull(before);
+
+        // The thread first runs at a higher nice value than requested, as under `nice -n 15`. Raising its own
+        // value needs no privilege. Lowering it back to 10 would succeed under root and fail otherwise.
+        var started = Math.Max(before.Value, 15);
+        var raiseCallSucceeded = false;
+        var lowerCallSucceeded = false;
+        int? inside = null;
+        var thread = new Thread(() =>
+        {
+            raiseCallSucceeded = ThreadNice.TryLowerCurrentThread(started, out _);
+            lowerCallSucceeded = ThreadNice.TryLowerCurrentThread(10, out _);
+            inside = ThreadNice.CurrentThreadNice();
+        });
+        thread.Start();
+        thread.Join();
+
+        Assert.True(raiseCallSucceeded);
+        Assert.True(lowerCallSucceeded);
+        Assert.Equal(started, inside);
+    }
+
+    [Fact]
     public async Task ParserThread_UsesConfiguredNice()
     {
         Assert.True(OperatingSystem.IsLinux(), "The gateway and its tests run on Linux, where nice values are per thread.");
