@@ -75,6 +75,8 @@ internal sealed class TeeStream(Stream inner, PooledSegmentBuffer capture, long?
     /// Kestrel hands the body over in chunks of at most 4 KiB, and with inline scheduling each one would
     /// otherwise become its own send to the upstream. Gathering them costs no syscall and changes no byte.
     /// A body of unknown length (chunked) is passed on as it arrives.
+    /// NOTE: the window only stops further reads from starting. A read started inside it waits for the
+    /// client's next piece, so a client that pauses mid-body delays the pieces before the pause by as long.
     /// </remarks>
     private bool ShouldGatherMore(int gathered, int capacity, ref long firstRead)
     {
