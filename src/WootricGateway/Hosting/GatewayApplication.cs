@@ -69,6 +69,22 @@ public static class GatewayApplication
     private static readonly Lock DefaultRegistryLock = new();
     private static bool _defaultRegistryConfigured;
 
+    /// <summary>
+    /// Binds every options section once, so that a value of the wrong type (a word where a number belongs)
+    /// fails here, before the host starts, and Program reports it as one line. Options that services
+    /// resolve only when the host starts would otherwise fail inside it, and the host logs a stack trace first.
+    /// </summary>
+    private static void BindEverySection(ConfigurationManager configuration)
+    {
+        _ = configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>();
+        _ = configuration.GetSection(UpstreamOptions.SectionName).Get<UpstreamOptions>();
+        _ = configuration.GetSection(TapOptions.SectionName).Get<TapOptions>();
+        _ = configuration.GetSection(Delivery.DeliveryOptions.SectionName).Get<Delivery.DeliveryOptions>();
+        _ = configuration.GetSection(State.Redis.RedisOptions.SectionName).Get<State.Redis.RedisOptions>();
+        _ = configuration.GetSection(Wootric.WootricOptions.SectionName).Get<Wootric.WootricOptions>();
+        _ = configuration.GetSection(ManagementOptions.SectionName).Get<ManagementOptions>();
+    }
+
     /// <summary>Creates the gateway application; call <c>RunAsync</c> or <c>StartAsync</c> on the result.</summary>
     public static WebApplication Build(string[] args, GatewayBuildOptions? options = null)
     {
@@ -98,6 +114,7 @@ public static class GatewayApplication
                 }));
         });
 
+        BindEverySection(builder.Configuration);
         var registry = options?.MetricsRegistry ?? DefaultRegistry();
         builder.Services.AddGatewayServices(builder.Configuration, registry);
         options?.ConfigureServices?.Invoke(builder.Services);

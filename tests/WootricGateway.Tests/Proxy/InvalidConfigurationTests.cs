@@ -15,6 +15,9 @@ public sealed class InvalidConfigurationTests
     [InlineData("Tap__ParserNice", "25", "ParserNice")]
     [InlineData("Tap__QueueCapacity", "abc", "Tap:QueueCapacity")]
     [InlineData("Tap__ParserCpuShare", "half", "Tap:ParserCpuShare")]
+    [InlineData("Delivery__Concurrency", "abc", "Delivery:Concurrency")]
+    [InlineData("Redis__OutageBufferCapacity", "many", "Redis:OutageBufferCapacity")]
+    [InlineData("Wootric__RequestsPerMinute", "fast", "Wootric:RequestsPerMinute")]
     public async Task BadValue_ExitsWithOneLine(string variable, string value, string expectedName)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
