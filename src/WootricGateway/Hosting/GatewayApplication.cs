@@ -70,19 +70,21 @@ public static class GatewayApplication
     private static bool _defaultRegistryConfigured;
 
     /// <summary>
-    /// Binds every options section once, so that a value of the wrong type (a word where a number belongs)
-    /// fails here, before the host starts, and Program reports it as one line. Options that services
-    /// resolve only when the host starts would otherwise fail inside it, and the host logs a stack trace first.
+    /// Binds every options section once and returns the <c>Gateway</c> section. A value of the wrong type
+    /// (a word where a number belongs) then fails here, before the host starts, and Program reports it as
+    /// one line. Options that services resolve only when the host starts would otherwise fail inside it,
+    /// after the host has logged a stack trace.
     /// </summary>
-    private static void BindEverySection(ConfigurationManager configuration)
+    private static GatewayOptions BindEverySection(ConfigurationManager configuration)
     {
-        _ = configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>();
+        var gateway = configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
         _ = configuration.GetSection(UpstreamOptions.SectionName).Get<UpstreamOptions>();
         _ = configuration.GetSection(TapOptions.SectionName).Get<TapOptions>();
         _ = configuration.GetSection(Delivery.DeliveryOptions.SectionName).Get<Delivery.DeliveryOptions>();
         _ = configuration.GetSection(State.Redis.RedisOptions.SectionName).Get<State.Redis.RedisOptions>();
         _ = configuration.GetSection(Wootric.WootricOptions.SectionName).Get<Wootric.WootricOptions>();
         _ = configuration.GetSection(ManagementOptions.SectionName).Get<ManagementOptions>();
+        return gateway;
     }
 
     /// <summary>Creates the gateway application; call <c>RunAsync</c> or <c>StartAsync</c> on the result.</summary>
@@ -95,7 +97,8 @@ public static class GatewayApplication
             builder.Configuration.AddInMemoryCollection(overrides);
         }
 
-        if (builder.Configuration.GetValue(GatewayOptions.SectionName + ":" + nameof(GatewayOptions.InlineScheduling), true))
+        var gateway = BindEverySection(builder.Configuration);
+        if (gateway.InlineScheduling)
         {
             InlineScheduling.Enable(builder.Services);
         }
@@ -114,7 +117,6 @@ public static class GatewayApplication
                 }));
         });
 
-        BindEverySection(builder.Configuration);
         var registry = options?.MetricsRegistry ?? DefaultRegistry();
         builder.Services.AddGatewayServices(builder.Configuration, registry);
         options?.ConfigureServices?.Invoke(builder.Services);
