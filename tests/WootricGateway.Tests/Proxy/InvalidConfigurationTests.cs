@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using WootricGateway.Tests.State;
 
 namespace WootricGateway.Tests.Proxy;
 
@@ -21,14 +22,7 @@ public sealed class InvalidConfigurationTests
     public async Task BadValue_ExitsWithOneLine(string variable, string value, string expectedName)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var start = new ProcessStartInfo("dotnet")
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "WootricGateway.dll"));
+        var start = GatewayProcess.CreateStartInfo();
         start.Environment["Kestrel__Endpoints__Proxy__Url"] = "http://127.0.0.1:0";
         start.Environment["Kestrel__Endpoints__Management__Url"] = "http://127.0.0.1:0";
         start.Environment["Upstream__Address"] = "http://127.0.0.1:9";

@@ -32,11 +32,9 @@ internal sealed class GatewayProcess : IDisposable
         return line is null ? 0 : double.Parse(line[(sample.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    /// <summary>Starts <c>dotnet WootricGateway.dll</c> with <paramref name="configuration"/> as environment variables and waits for <c>/healthz</c>.</summary>
-    public static async Task<GatewayProcess> StartAsync(IReadOnlyDictionary<string, string?> configuration, CancellationToken cancellationToken)
+    /// <summary>Creates the start information for <c>dotnet WootricGateway.dll</c> from the test output folder, with both output streams redirected.</summary>
+    public static ProcessStartInfo CreateStartInfo()
     {
-        var proxyAddress = new Uri($"http://127.0.0.1:{Loopback.PickFreePort()}/");
-        var managementAddress = new Uri($"http://127.0.0.1:{Loopback.PickFreePort()}/");
         var start = new ProcessStartInfo("dotnet")
         {
             UseShellExecute = false,
@@ -45,6 +43,15 @@ internal sealed class GatewayProcess : IDisposable
             WorkingDirectory = AppContext.BaseDirectory,
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "WootricGateway.dll"));
+        return start;
+    }
+
+    /// <summary>Starts <c>dotnet WootricGateway.dll</c> with <paramref name="configuration"/> as environment variables and waits for <c>/healthz</c>.</summary>
+    public static async Task<GatewayProcess> StartAsync(IReadOnlyDictionary<string, string?> configuration, CancellationToken cancellationToken)
+    {
+        var proxyAddress = new Uri($"http://127.0.0.1:{Loopback.PickFreePort()}/");
+        var managementAddress = new Uri($"http://127.0.0.1:{Loopback.PickFreePort()}/");
+        var start = CreateStartInfo();
         foreach (var (key, value) in configuration)
         {
             start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
