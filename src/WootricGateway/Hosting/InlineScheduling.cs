@@ -3,14 +3,14 @@ using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 namespace WootricGateway.Hosting;
 
 /// <summary>
-/// Runs socket completions and Kestrel's request processing on the socket event threads rather than
-/// queueing each of them to the thread pool. A proxied request is a chain of small reads and writes on
+/// The switch that runs socket completions and Kestrel's request processing on the socket event threads
+/// rather than queueing each of them to the thread pool. A proxied request is a chain of small reads and writes on
 /// two sockets, and each hop to the pool adds CPU time. docs/benchmarks.md has the measurements.
 /// </summary>
 /// <remarks>
 /// The price is that nothing reached from a socket continuation may block or run long, because the
 /// event thread serves every other connection meanwhile. The request path only copies, forwards and
-/// hands captures to the tap queue; the tap parses on the thread pool (see <c>TapWorker</c>).
+/// hands captures to the tap queue. The tap parses on its own thread (see <c>TapWorker</c>).
 /// </remarks>
 internal static class InlineScheduling
 {

@@ -54,7 +54,7 @@ public sealed class TapOptions
 
     /// <summary>
     /// The Linux nice value of the parser thread, 0 (the proxy's own priority) to 19 (lowest). While the
-    /// CPU is free the parser runs at full speed within <see cref="ParserCpuShare"/>; when proxying needs
+    /// CPU is free the parser runs at full speed within <see cref="ParserCpuShare"/>. When proxying needs
     /// every core, the kernel gives the proxy threads precedence, so the tap slows down (and drops and
     /// counts captures once its queue is full) rather than the proxy. Ignored on other systems. Default: 10.
     /// </summary>

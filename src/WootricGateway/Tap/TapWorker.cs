@@ -58,7 +58,7 @@ internal sealed partial class TapWorker(
     /// Parses captures until the queue is completed and empty. The loop ignores the stopping token:
     /// at shutdown <see cref="StopAsync"/> completes the queue, so what is queued still reaches the
     /// store, and only the host's shutdown timeout aborts the drain. The thread blocks while it waits
-    /// and while the sink delivers; it is the parser's alone, so no request waits for it.
+    /// and while the sink delivers. The thread is the parser's alone, so no request waits for it.
     /// </summary>
     private void Run(CancellationToken stoppingToken)
     {
@@ -301,7 +301,7 @@ internal sealed partial class TapWorker(
     [LoggerMessage(EventId = 1105, Level = LogLevel.Warning, Message = "Shutdown timeout reached; {Count} queued captures were dropped")]
     private static partial void LogDrainAborted(ILogger logger, int count);
 
-    [LoggerMessage(EventId = 1106, Level = LogLevel.Warning, Message = "Could not set the tap parser's nice value to {Nice} (errno {Error}); it runs at the proxy's priority")]
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Warning, Message = "Setting the tap parser's nice value to {Nice} failed (errno {Error}), so it runs at the proxy's priority. Set Tap__ParserNice=0 where the system forbids it")]
     private static partial void LogNiceFailed(ILogger logger, int nice, int error);
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Error, Message = "Processing a tapped request failed; its events were dropped")]

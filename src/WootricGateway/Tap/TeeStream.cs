@@ -68,7 +68,7 @@ internal sealed class TeeStream(Stream inner, PooledSegmentBuffer capture, long?
     }
 
     /// <summary>
-    /// Whether to read again before returning: while the caller's buffer has room, more of the declared
+    /// Returns whether to read again before returning: while the caller's buffer has room, more of the declared
     /// body is still to come, and the first chunk arrived less than the gather window (5 ms) ago.
     /// </summary>
     /// <remarks>

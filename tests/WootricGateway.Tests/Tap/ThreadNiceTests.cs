@@ -11,7 +11,7 @@ public sealed class ThreadNiceTests
         var before = ThreadNice.CurrentThreadNice();
         Assert.NotNull(before);
 
-        // Raising the nice value is always allowed; lowering it below the current one is not.
+        // Raising the nice value is always allowed. Lowering it below the current one needs privilege.
         var target = Math.Min(Math.Max(before.Value + 1, 7), 19);
         var lowered = false;
         int? inside = null;
@@ -64,7 +64,7 @@ public sealed class ThreadNiceTests
             new Dictionary<string, string?> { ["Upstream:Address"] = "http://127.0.0.1:9", ["Tap:ParserNice"] = "13" },
             timeout.Token);
 
-        // /proc/self/task/<tid>/stat: the name is in parentheses; nice is the 19th field.
+        // In /proc/self/task/<tid>/stat the name is in parentheses, and nice is the 19th field.
         var nices = Directory.GetDirectories("/proc/self/task")
             .Select(ReadStatOrNull)
             .OfType<string>()
