@@ -24,21 +24,48 @@ internal sealed partial class TapMiddleware(
     private readonly Prometheus.Counter.Child _queued = metrics.TapRequests.WithLabels("queued");
     private readonly Prometheus.Counter.Child _queueFull = metrics.TapRequests.WithLabels("queue_full");
 
+    /// <summary>
+    /// The declared body size above which an untapped body is also read through a gathering <see cref="TeeStream"/>.
+    /// With inline scheduling Kestrel hands bodies over in pieces of at most 4 KiB (seen with strace), and
+    /// the forwarder would send each piece upstream in its own write.
+    /// </summary>
+    internal const long GatherThreshold = 4096;
+
     public Task InvokeAsync(HttpContext context)
     {
-        if (!_options.Enabled || !HttpMethods.IsPost(context.Request.Method))
+        var request = context.Request;
+        if (_options.Enabled && HttpMethods.IsPost(request.Method))
         {
-            return next(context);
+            var route = SegmentRoutes.Classify(SegmentRoutes.RemovePrefix(request.Path.Value, _pathPrefix));
+            if (route.Kind is SegmentRouteKind.SingleEvent or SegmentRouteKind.Batch)
+            {
+                if (queue.HasRoomFor(Math.Min(request.ContentLength ?? 0, _options.CaptureLimitBytes)))
+                {
+                    return InvokeTappedAsync(context, route);
+                }
+
+                // The parser is behind, and the capture would be dropped when the request completes. The body is
+                // therefore not copied at all, so a saturated gateway proxies at about the cost of a bare proxy.
+                _queueFull.Inc();
+            }
         }
 
-        var path = SegmentRoutes.RemovePrefix(context.Request.Path.Value, _pathPrefix);
-        var route = SegmentRoutes.Classify(path);
-        if (route.Kind is not (SegmentRouteKind.SingleEvent or SegmentRouteKind.Batch))
-        {
-            return next(context);
-        }
+        return request.ContentLength > GatherThreshold ? InvokeGatheredAsync(context) : next(context);
+    }
 
-        return InvokeTappedAsync(context, route);
+    private async Task InvokeGatheredAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var original = request.Body;
+        request.Body = new TeeStream(original, capture: null, request.ContentLength);
+        try
+        {
+            await next(context);
+        }
+        finally
+        {
+            request.Body = original;
+        }
     }
 
     private async Task InvokeTappedAsync(HttpContext context, SegmentRoute route)

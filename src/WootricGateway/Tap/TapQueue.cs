@@ -17,11 +17,13 @@ internal sealed class TapQueue
 {
     private readonly Channel<CapturedRequest> _channel;
     private readonly long _capacityBytes;
+    private readonly int _capacity;
     private long _bytes;
 
     public TapQueue(IOptions<TapOptions> options)
     {
         _capacityBytes = options.Value.QueueCapacityBytes;
+        _capacity = options.Value.QueueCapacity;
         _channel = Channel.CreateBounded<CapturedRequest>(new BoundedChannelOptions(options.Value.QueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
@@ -35,6 +37,13 @@ internal sealed class TapQueue
 
     /// <summary>Pooled bytes held by the captures waiting.</summary>
     public long Bytes => Interlocked.Read(ref _bytes);
+
+    /// <summary>
+    /// Returns whether a capture of about <paramref name="expectedBytes"/> would fit now. Writers call it
+    /// before copying a body, so a full queue costs no copy. <see cref="TryWrite"/> still decides.
+    /// </summary>
+    public bool HasRoomFor(long expectedBytes) =>
+        _channel.Reader.Count < _capacity && Interlocked.Read(ref _bytes) + Math.Max(expectedBytes, 0) <= _capacityBytes;
 
     /// <summary>Queues <paramref name="request"/>; returns false without waiting when the queue is full.</summary>
     public bool TryWrite(CapturedRequest request)

@@ -5,15 +5,16 @@ namespace WootricGateway.Tap;
 
 /// <summary>
 /// A read-only pass-through over the request body that copies every byte it hands out into a
-/// <see cref="PooledSegmentBuffer"/> up to a limit. It never reads past the caller's buffer or changes
-/// bytes, so the forwarder reads exactly the client's body. One read may fill that buffer from several chunks.
+/// <see cref="PooledSegmentBuffer"/> up to a limit, or copies nothing when there is no buffer. It never
+/// reads past the caller's buffer or changes bytes, so the forwarder reads exactly the client's body.
+/// One read may fill that buffer from several chunks.
 /// </summary>
 /// <remarks>
 /// YARP issues zero-byte reads to wait for data without holding a buffer. A read returning 0 into an
 /// empty buffer is that probe, not the end of the body; only 0 into a non-empty buffer marks
 /// <see cref="Completed"/>.
 /// </remarks>
-internal sealed class TeeStream(Stream inner, PooledSegmentBuffer capture, long? expectedLength = null, TimeSpan? gatherWindow = null)
+internal sealed class TeeStream(Stream inner, PooledSegmentBuffer? capture, long? expectedLength = null, TimeSpan? gatherWindow = null)
     : Stream
 {
     /// <summary>How long one read may keep gathering chunks of a body of known length, unless a test sets another.</summary>
@@ -140,7 +141,7 @@ internal sealed class TeeStream(Stream inner, PooledSegmentBuffer capture, long?
         }
 
         BytesRead += read;
-        if (!Overflowed && !capture.TryAppend(buffer[..read]))
+        if (capture is not null && !Overflowed && !capture.TryAppend(buffer[..read]))
         {
             Overflowed = true;
         }

@@ -95,6 +95,23 @@ public sealed class TeeStreamTests
     }
 
     [Fact]
+    public async Task WithoutCapture_GathersAndCopiesNothing()
+    {
+        var data = Enumerable.Range(0, 17_000).Select(i => (byte)(i % 251)).ToArray();
+        var tee = new TeeStream(new ChunkedStream(data, 4096), capture: null, data.Length, LongWindow);
+        var buffer = new byte[65536];
+
+        var first = await tee.ReadAsync(buffer);
+
+        Assert.Equal(data.Length, first);
+        Assert.Equal(data, buffer[..first]);
+        Assert.Equal(0, await tee.ReadAsync(buffer));
+        Assert.True(tee.Completed);
+        Assert.False(tee.Overflowed);
+        Assert.Equal(data.Length, tee.BytesRead);
+    }
+
+    [Fact]
     public async Task KnownLength_StopsAtBufferSize()
     {
         var data = Enumerable.Range(0, 17_000).Select(i => (byte)(i % 253)).ToArray();
