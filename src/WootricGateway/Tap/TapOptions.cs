@@ -56,10 +56,10 @@ public sealed class TapOptions
     /// The Linux nice value of the parser thread, 0 (the proxy's own priority) to 19 (lowest). While the
     /// CPU is free the parser runs at full speed within <see cref="ParserCpuShare"/>. When proxying needs
     /// every core, the kernel gives the proxy threads precedence, so the tap slows down (and drops and
-    /// counts captures once its queue is full) rather than the proxy. Ignored on other systems. Default: 10.
+    /// counts captures once its queue is full) rather than the proxy. Ignored on other systems. Default: 19.
     /// </summary>
     [Range(0, 19)]
-    public int ParserNice { get; set; } = 10;
+    public int ParserNice { get; set; } = 19;
 
     /// <summary>Tap only requests to which the upstream responded with 2xx. Default: true.</summary>
     public bool OnlySuccessfulResponses { get; set; } = true;
