@@ -8,8 +8,8 @@ namespace WootricGateway.Tap;
 
 /// <summary>
 /// Copies the bodies of Segment ingestion requests while YARP forwards them, and hands complete
-/// copies of requests the upstream accepted to the <see cref="TapQueue"/>. It never delays, alters
-/// or fails the proxied request.
+/// copies of requests the upstream accepted to the <see cref="TapQueue"/>. Larger bodies it does not
+/// copy are passed through in gathered reads. It never alters or fails the proxied request.
 /// </summary>
 internal sealed partial class TapMiddleware(
     RequestDelegate next,
@@ -44,8 +44,8 @@ internal sealed partial class TapMiddleware(
                     return InvokeTappedAsync(context, route);
                 }
 
-                // The parser is behind, and the capture would be dropped when the request completes. The body is
-                // therefore not copied at all, so a saturated gateway proxies at about the cost of a bare proxy.
+                // The parser is behind, so the capture would be dropped when the request completes. Skipping the
+                // copy now saves that work.
                 _queueFull.Inc();
             }
         }

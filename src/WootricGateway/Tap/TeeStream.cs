@@ -7,7 +7,7 @@ namespace WootricGateway.Tap;
 /// A read-only pass-through over the request body that copies every byte it hands out into a
 /// <see cref="PooledSegmentBuffer"/> up to a limit, or copies nothing when there is no buffer. It never
 /// reads past the caller's buffer or changes bytes, so the forwarder reads exactly the client's body.
-/// One read may fill that buffer from several chunks.
+/// One read may fill the caller's buffer from several chunks.
 /// </summary>
 /// <remarks>
 /// YARP issues zero-byte reads to wait for data without holding a buffer. A read returning 0 into an
