@@ -11,7 +11,9 @@ internal sealed class WootricRequestRecord(
     DateTimeOffset receivedAt)
 {
     private volatile int status;
+    private volatile int processedStatus;
     private long createdEndUserId;
+    private long endedAtTicks;
 
     public long Sequence { get; } = sequence;
 
@@ -31,8 +33,25 @@ internal sealed class WootricRequestRecord(
 
     public DateTimeOffset ReceivedAt { get; } = receivedAt;
 
+    /// <summary>When the handler finished (response written, or the client gone), or null while in progress.</summary>
+    public DateTimeOffset? EndedAt
+    {
+        get
+        {
+            var ticks = Interlocked.Read(ref endedAtTicks);
+            return ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
+        }
+    }
+
     /// <summary>The status sent back, or null while the request is in progress or after it was aborted.</summary>
     public int? Status => status == 0 ? null : status;
+
+    /// <summary>
+    /// The status the fake's own processing gave the request, or null when no fault let it through
+    /// to processing. It differs from <see cref="Status"/> when a fault rule applied the request and
+    /// then answered something else or broke the connection: a 2xx here means the write took effect.
+    /// </summary>
+    public int? ProcessedStatus => processedStatus == 0 ? null : processedStatus;
 
     /// <summary>The id of the end user this request created, if it created one.</summary>
     public long? CreatedEndUserId
@@ -51,6 +70,10 @@ internal sealed class WootricRequestRecord(
 
     public void SetStatus(int value) => status = value;
 
+    public void SetProcessedStatus(int value) => processedStatus = value;
+
+    public void SetEndedAt(DateTimeOffset value) => Interlocked.Exchange(ref endedAtTicks, value.UtcTicks);
+
     public void SetCreatedEndUserId(long id) => Interlocked.Exchange(ref createdEndUserId, id);
 
     /// <summary>Returns a one-line summary with the form fields, for failure messages.</summary>
@@ -58,7 +81,8 @@ internal sealed class WootricRequestRecord(
     {
         var form = Form.Count == 0 ? "" : " " + string.Join("&", Form.Select(pair => $"{pair.Key}={pair.Value}"));
         var body = NonFormBody is null ? "" : $" body: {NonFormBody}";
-        return $"#{Sequence} {Method} {RawTarget} -> {Status?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no response"}{form}{body}";
+        var took = EndedAt is { } ended ? $" in {(ended - ReceivedAt).TotalMilliseconds:F0} ms" : "";
+        return $"#{Sequence} {ReceivedAt:HH:mm:ss.fff} {Method} {RawTarget} -> {Status?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no response"}{took}{form}{body}";
     }
 }
 
@@ -127,6 +151,7 @@ internal sealed class FakeWootricRequestLog(TimeProvider time)
 
     public void End(WootricRequestRecord record, int status)
     {
+        record.SetEndedAt(time.GetUtcNow());
         record.SetStatus(status);
         lock (gate)
         {

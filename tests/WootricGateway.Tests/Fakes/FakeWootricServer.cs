@@ -171,6 +171,13 @@ internal sealed partial class FakeWootricServer : IAsyncDisposable
 
     private FakeWootricResponse Process(FakeWootricRequest request, WootricRequestRecord record)
     {
+        var response = AuthorizeAndRoute(request, record);
+        record.SetProcessedStatus(response.Status);
+        return response;
+    }
+
+    private FakeWootricResponse AuthorizeAndRoute(FakeWootricRequest request, WootricRequestRecord record)
+    {
         if (request.Path == TokenPath)
         {
             return request.Method == HttpMethods.Post

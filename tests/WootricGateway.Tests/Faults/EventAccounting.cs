@@ -10,9 +10,16 @@ namespace WootricGateway.Tests.Faults;
 /// <summary>One identify or page event that the upstream accepted (answered 2xx), read from the upstream's record.</summary>
 internal sealed record AcceptedEvent(string Type, string MessageId, string UserId, IReadOnlyDictionary<string, string> Traits, long? Timestamp);
 
-/// <summary>What a gateway reports about the events it did not apply, read from <c>/metrics</c> and <c>/admin/dead-letters</c>.</summary>
-internal sealed record GatewayCounts(double SkippedEvents, double DroppedEvents, IReadOnlyList<string> DeadLetterUsers)
+/// <summary>
+/// What a gateway reports about the events it did not apply, read from <c>/metrics</c> and
+/// <c>/admin/dead-letters</c>, and how many of its Wootric writes ended without an answer (timed out
+/// or failed on the connection), so that Wootric may have applied them although the gateway had to retry.
+/// </summary>
+internal sealed record GatewayCounts(double SkippedEvents, double DroppedEvents, IReadOnlyList<string> DeadLetterUsers, double UnansweredWrites = 0)
 {
+    private static readonly string[] WriteOperations = ["create", "update", "page_view"];
+    private static readonly string[] UnansweredClasses = ["timeout", "network_error"];
+
     /// <summary>Reads the counters of one running gateway from its management listener.</summary>
     public static async Task<GatewayCounts> ReadAsync(Uri managementAddress, CancellationToken cancellationToken)
     {
@@ -20,8 +27,16 @@ internal sealed record GatewayCounts(double SkippedEvents, double DroppedEvents,
         var exposition = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative), cancellationToken);
         var skipped = 0.0;
         var dropped = 0.0;
+        var unanswered = 0.0;
         foreach (var line in exposition.Split('\n'))
         {
+            if (line.StartsWith("wootric_gateway_wootric_requests_total{", StringComparison.Ordinal)
+                && WriteOperations.Any(operation => line.Contains($"operation=\"{operation}\"", StringComparison.Ordinal))
+                && UnansweredClasses.Any(statusClass => line.Contains($"status_class=\"{statusClass}\"", StringComparison.Ordinal)))
+            {
+                unanswered += double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim(), CultureInfo.InvariantCulture);
+            }
+
             if (line.StartsWith("wootric_gateway_tap_events_total{", StringComparison.Ordinal))
             {
                 var value = double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim(), CultureInfo.InvariantCulture);
@@ -44,15 +59,19 @@ internal sealed record GatewayCounts(double SkippedEvents, double DroppedEvents,
         }
 
         var letters = JsonNode.Parse(await client.GetStringAsync(new Uri("/admin/dead-letters", UriKind.Relative), cancellationToken))!.AsArray();
-        return new GatewayCounts(skipped, dropped, [.. letters.Select(letter => letter!["user"]!.GetValue<string>())]);
+        return new GatewayCounts(skipped, dropped, [.. letters.Select(letter => letter!["user"]!.GetValue<string>())], unanswered);
     }
 }
 
-/// <summary>The buckets every accepted event fell into, and every breach of the accounting rules.</summary>
-internal sealed record AccountingReport(int Accepted, int Applied, int Skipped, int DeadLettered, IReadOnlyList<string> Violations)
+/// <summary>
+/// The buckets every accepted event fell into, every breach of the accounting rules, and how many
+/// applied writes repeated an earlier one after an unanswered attempt.
+/// </summary>
+internal sealed record AccountingReport(int Accepted, int Applied, int Skipped, int DeadLettered, IReadOnlyList<string> Violations, int RepeatedWrites = 0)
 {
     public override string ToString() =>
         $"{Accepted} accepted: {Applied} applied, {Skipped} skipped, {DeadLettered} dead-lettered"
+        + (RepeatedWrites == 0 ? "" : $", {RepeatedWrites} writes repeated after an unanswered attempt")
         + (Violations.Count == 0 ? "" : "; violations:\n  " + string.Join("\n  ", Violations));
 }
 
@@ -69,9 +88,15 @@ internal sealed record AccountingReport(int Accepted, int Applied, int Skipped, 
 /// be <b>skipped</b>, and their number must equal the gateways' <c>skipped_*</c> event counters.</para>
 /// <para>Rules: no event both applied and dead-lettered; no events dropped (full queue, failed sink,
 /// Redis outage buffer full); one successful create at most per external_id, and no create request
-/// at all for a user Wootric had before the test; and per end user, the writes Wootric answered with
-/// 2xx are no more than the distinct accepted messages for that user, so any further write is a
-/// retry of a write that failed.</para>
+/// at all for a user Wootric had before the test; and per end user, the writes Wootric applied
+/// (processed with 2xx, whatever a fault then answered) are no more than the distinct accepted
+/// messages for that user, so any further write is a retry of a write that failed.</para>
+/// <para>One exception to the last rule: a write that Wootric applied but whose answer the gateway
+/// never read (its timeout passed first, or the connection broke) has an unknown outcome for the
+/// gateway, which must retry it, and the retry is applied too. A further applied write is therefore
+/// allowed when it repeats an earlier applied write of the same user exactly (method, path and
+/// form), and all such repeats together are no more than the write attempts the gateways counted as
+/// timed out or failed on the connection.</para>
 /// </remarks>
 internal static class EventAccounting
 {
@@ -196,9 +221,9 @@ internal static class EventAccounting
             violations.Add($"the gateways dropped {dropped} events or captures");
         }
 
-        CheckWrites(accepted, wootric, endUsers, seededUsers, violations);
+        var repeated = CheckWrites(accepted, wootric, endUsers, seededUsers, counts.Sum(count => count.UnansweredWrites), violations);
         violations.AddRange(wootric.Violations.Select(violation => "fake Wootric: " + violation));
-        return new AccountingReport(accepted.Count, applied, unaccounted, letters, violations);
+        return new AccountingReport(accepted.Count, applied, unaccounted, letters, violations, repeated);
     }
 
     private static bool IsApplied(AcceptedEvent tapped, FakeEndUser endUser, Dictionary<(string User, string Trait), string> expectedTraits)
@@ -213,16 +238,18 @@ internal static class EventAccounting
             endUser.Properties.TryGetValue(trait, out var value) && value == expectedTraits[(tapped.UserId, trait)]);
     }
 
-    private static void CheckWrites(
+    /// <summary>Checks creates and applied writes per end user; returns how many writes were allowed as repeats after an unanswered attempt.</summary>
+    private static int CheckWrites(
         IReadOnlyList<AcceptedEvent> accepted,
         FakeWootricServer wootric,
         IReadOnlyList<FakeEndUser> endUsers,
         IReadOnlyCollection<string> seededUsers,
+        double unansweredWrites,
         List<string> violations)
     {
         var externalIdById = endUsers.ToDictionary(user => user.Id, user => user.ExternalId);
         var messagesByUser = accepted.GroupBy(tapped => tapped.UserId).ToDictionary(group => group.Key, group => group.Select(tapped => tapped.MessageId).Distinct().Count());
-        var successfulWrites = new Dictionary<string, int>(StringComparer.Ordinal);
+        var appliedWrites = new Dictionary<string, List<WootricRequestRecord>>(StringComparer.Ordinal);
         var creates = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var request in wootric.Requests.Where(request => request.IsWrite))
         {
@@ -250,9 +277,14 @@ internal static class EventAccounting
                     : null;
             }
 
-            if (externalId is not null && request.Status is >= 200 and < 300)
+            if (externalId is not null && request.ProcessedStatus is >= 200 and < 300)
             {
-                successfulWrites[externalId] = successfulWrites.GetValueOrDefault(externalId) + 1;
+                if (!appliedWrites.TryGetValue(externalId, out var writes))
+                {
+                    appliedWrites[externalId] = writes = [];
+                }
+
+                writes.Add(request);
             }
         }
 
@@ -264,13 +296,39 @@ internal static class EventAccounting
             }
         }
 
-        foreach (var (externalId, count) in successfulWrites)
+        var repeated = 0;
+        foreach (var (externalId, writes) in appliedWrites)
         {
             var messages = messagesByUser.GetValueOrDefault(externalId);
-            if (count > messages)
+            var excess = writes.Count - messages;
+            if (excess <= 0)
             {
-                violations.Add($"end user {externalId} got {count} successful writes for {messages} distinct accepted messages");
+                continue;
+            }
+
+            var repeats = writes.Where((write, index) => writes.Take(index).Any(earlier => IsSameWrite(earlier, write))).Count();
+            if (repeats < excess)
+            {
+                violations.Add($"end user {externalId} got {writes.Count} applied writes for {messages} distinct accepted messages, "
+                    + $"{repeats} of them repeating an earlier write: {string.Join("; ", writes)}");
+            }
+            else
+            {
+                repeated += excess;
             }
         }
+
+        if (repeated > unansweredWrites)
+        {
+            violations.Add($"{repeated} applied writes repeated an earlier one, but the gateways counted only {unansweredWrites} write attempts without an answer");
+        }
+
+        return repeated;
     }
+
+    private static bool IsSameWrite(WootricRequestRecord first, WootricRequestRecord second) =>
+        first.Method == second.Method
+        && first.Path == second.Path
+        && first.Form.Count == second.Form.Count
+        && first.Form.All(pair => second.Form.TryGetValue(pair.Key, out var value) && value == pair.Value);
 }

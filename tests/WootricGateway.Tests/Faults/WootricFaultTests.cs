@@ -28,6 +28,7 @@ public sealed class WootricFaultTests(ITestOutputHelper output)
         { "slow responses", """{"latency_ms":400}""", 3 },
         { "connection resets", """{"rules":[{"path_prefix":"/v1/","reset":true,"count":6}]}""", 3 },
         { "create applied, connection reset", """{"rules":[{"method":"POST","path":"/v1/end_users","reset":true,"apply":true,"count":4}]}""", 3 },
+        { "update applied, connection reset", """{"rules":[{"method":"PUT","path_prefix":"/v1/end_users/","reset":true,"apply":true,"count":4}]}""", 3 },
         { "invalid JSON lookups", """{"rules":[{"method":"GET","path":"/v1/end_users/seeded-late","status":200,"body":"<html>proxy error</html>"},{"method":"GET","path":"/v1/end_users","status":200,"body":"<html>proxy error</html>"}]}""", 3 },
         { "revoked token", """{"revoke_tokens":true}""", 0 },
     };
