@@ -1,5 +1,7 @@
 -- wrk script: POSTs one prepared body to one path and prints a machine-readable result line.
--- Environment: BENCH_BODY (file), BENCH_PATH, BENCH_CONTENT_TYPE (empty for none), BENCH_GZIP (1 or 0).
+-- Environment: BENCH_BODY (file), BENCH_PATH, BENCH_CONTENT_TYPE (empty for none), BENCH_GZIP (1 or 0),
+-- and optionally BENCH_DELAY_MS: each connection waits that long after a response before its next
+-- request, which paces the load below saturation.
 -- Every "@@@@@@@@" in the body is replaced per request by eight hex digits unique to this run (thread
 -- and counter), so messageIds differ from request to request as they do in real traffic.
 local file = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
@@ -15,6 +17,13 @@ if os.getenv("BENCH_GZIP") == "1" then
   headers["Content-Encoding"] = "gzip"
 end
 local varies = string.find(template, "@@@@@@@@", 1, true) ~= nil
+
+local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "0") or 0
+if pause > 0 then
+  function delay()
+    return pause
+  end
+end
 
 local threads = 0
 function setup(thread)

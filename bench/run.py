@@ -206,9 +206,9 @@ def peak_rss_mb(pids):
     return total / 1024
 
 
-def run_wrk(port, body, duration, connections, threads, cpus):
+def run_wrk(port, body, duration, connections, threads, cpus, delay_ms=0):
     env = dict(os.environ, BENCH_BODY=body["file"], BENCH_PATH=body["path"], BENCH_CONTENT_TYPE=body["content_type"],
-               BENCH_GZIP="1" if body["gzip"] else "0")
+               BENCH_GZIP="1" if body["gzip"] else "0", BENCH_DELAY_MS=str(delay_ms))
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency",
                "-s", os.path.join(ROOT, "bench", "post.lua"), f"http://127.0.0.1:{port}"]
     if cpus:
@@ -235,6 +235,9 @@ def main():
     parser.add_argument("--bodies", default="batch-2kb,page-600b,batch-400kb-gzip", help="comma-separated subset of the bodies")
     parser.add_argument("--output", help="also write the Markdown table to this file")
     parser.add_argument("--baseline-ref", help="also measure the gateway built from this git commit (in memory), for before/after figures")
+    parser.add_argument("--paced-delay-ms", type=int, default=10,
+                        help="after the saturated runs, measure latency again with each connection waiting this many ms between "
+                             "requests, a load below saturation that is about the same for every target; 0 skips it (default 10)")
     args = parser.parse_args()
 
     for tool in ["wrk", "nginx", "redis-server", "dotnet"]:
@@ -301,6 +304,7 @@ def main():
             wait_for_port(PORTS["upstream" if name == "direct" else name])
 
         results = {}
+        paced = {}
         for body_name in args.bodies.split(","):
             body = bodies[body_name]
             log(f"body {body_name} ({body['bytes']} bytes on the wire): warm-up {args.warmup} s per target")
@@ -316,9 +320,20 @@ def main():
                     result["cpu_us"] = (cpu_seconds(pids) - before) * 1e6 / result["requests"] if pids and result["requests"] else None
                     results.setdefault((body_name, target), []).append(result)
                     log(f"  round {round_index + 1} {target}: {result['rps']:.0f} req/s, p50 {result['p50_ms']:.2f} ms, errors {result['errors']}")
+            if args.paced_delay_ms > 0:
+                for round_index in range(args.rounds):
+                    order = targets[round_index % len(targets):] + targets[:round_index % len(targets)]
+                    for target in order:
+                        result = run_wrk(PORTS["upstream" if target == "direct" else target], body, args.duration, args.connections,
+                                         args.threads, load_cpus, args.paced_delay_ms)
+                        paced.setdefault((body_name, target), []).append(result)
+                        log(f"  paced round {round_index + 1} {target}: {result['rps']:.0f} req/s, p50 {result['p50_ms']:.2f} ms, "
+                            f"p99 {result['p99_ms']:.2f} ms")
 
         rss = {target: peak_rss_mb(process_tree(processes[target].pid)) for target in targets if target != "direct"}
         table = render(results, bodies, args, targets, rss)
+        if paced:
+            table += render_paced(paced, args, targets)
         table += tap_outcomes(targets)
         print(table)
         if args.output:
@@ -390,6 +405,28 @@ def render(results, bodies, args, targets, rss):
                          f"{versus_yarp} | {versus_nginx} | {row['errors']} |")
     lines.append("")
     lines.append("Peak RSS (VmHWM, MB): " + ", ".join(f"{LABELS[t]}: {rss[t]:.0f}" for t in targets if t in rss))
+    return "\n".join(lines) + "\n"
+
+
+def render_paced(paced, args, targets):
+    """Latency at a load below saturation. Under saturation a closed-loop client's mean latency is its
+    connection count divided by the throughput, so p50 there reflects throughput and queueing order."""
+    lines = ["", f"Latency at a paced load: each of the {args.connections} connections waits {args.paced_delay_ms} ms after "
+                 f"every response, medians of {args.rounds} runs of {args.duration} s.", ""]
+    lines.append("| body | target | req/s | p50 ms | p99 ms | p50 × bare YARP | p99 × bare YARP |")
+    lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for body_name in args.bodies.split(","):
+        medians = {}
+        for target in targets:
+            runs = paced[(body_name, target)]
+            medians[target] = {key: statistics.median(run[key] for run in runs) for key in ["rps", "p50_ms", "p99_ms"]}
+        for target in targets:
+            row = medians[target]
+            yarp = medians.get("yarp")
+            p50_ratio = f"{row['p50_ms'] / yarp['p50_ms']:.2f}" if yarp and yarp["p50_ms"] > 0 else "–"
+            p99_ratio = f"{row['p99_ms'] / yarp['p99_ms']:.2f}" if yarp and yarp["p99_ms"] > 0 else "–"
+            lines.append(f"| {body_name} | {LABELS[target]} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | "
+                         f"{p50_ratio} | {p99_ratio} |")
     return "\n".join(lines) + "\n"
 
 
