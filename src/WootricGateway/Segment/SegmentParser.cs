@@ -203,9 +203,10 @@ public static class SegmentParser
     }
 
     /// <summary>
-    /// Reads one batch item in a single pass of the reader. Most items are tracks, so only the fields
-    /// every event needs are read as they pass; <c>traits</c>, <c>context</c> and <c>properties</c> are
-    /// remembered by position and parsed only when the item turns out to be an identify or a page.
+    /// Reads one batch item in a single pass of the reader. Most items are tracks, so only the type is
+    /// read as it passes. The ids, timestamp and name, and <c>traits</c>, <c>context</c> and
+    /// <c>properties</c>, are remembered by position and read only when the item turns out to be an
+    /// identify or a page, so a track costs no string.
     /// </summary>
     private static void ReadBatchItem(
         ref Utf8JsonReader reader,
@@ -217,7 +218,7 @@ public static class SegmentParser
     {
         JsonTokenType typeToken = JsonTokenType.None;
         var type = SegmentEventType.Other;
-        string? userId = null, anonymousId = null, messageId = null, timestampText = null, name = null;
+        ValueRange userIdValue = default, anonymousIdValue = default, messageIdValue = default, timestampValue = default, nameValue = default;
         ValueRange traits = default, context = default, properties = default;
 
         // Duplicate names resolve as JsonDocument does: the last one wins.
@@ -233,27 +234,27 @@ public static class SegmentParser
             else if (reader.ValueTextEquals("userId"u8))
             {
                 reader.Read();
-                userId = IdOf(ref reader);
+                userIdValue = ValueRange.Skip(ref reader);
             }
             else if (reader.ValueTextEquals("anonymousId"u8))
             {
                 reader.Read();
-                anonymousId = IdOf(ref reader);
+                anonymousIdValue = ValueRange.Skip(ref reader);
             }
             else if (reader.ValueTextEquals("messageId"u8))
             {
                 reader.Read();
-                messageId = StringOf(ref reader);
+                messageIdValue = ValueRange.Skip(ref reader);
             }
             else if (reader.ValueTextEquals("timestamp"u8))
             {
                 reader.Read();
-                timestampText = StringOf(ref reader);
+                timestampValue = ValueRange.Skip(ref reader);
             }
             else if (reader.ValueTextEquals("name"u8))
             {
                 reader.Read();
-                name = StringOf(ref reader);
+                nameValue = ValueRange.Skip(ref reader);
             }
             else if (reader.ValueTextEquals("traits"u8))
             {
@@ -295,9 +296,12 @@ public static class SegmentParser
             return;
         }
 
+        var userId = userIdValue.ReadId(body);
+        var anonymousId = anonymousIdValue.ReadId(body);
+        var messageId = messageIdValue.ReadString(body);
         using var contextDocument = context.Parse(body, options);
         var contextElement = contextDocument?.RootElement ?? default;
-        var timestamp = ParseTimestamp(timestampText);
+        var timestamp = ParseTimestamp(timestampValue.ReadString(body));
         if (type == SegmentEventType.Identify)
         {
             using var traitsDocument = traits.Parse(body, options);
@@ -328,7 +332,7 @@ public static class SegmentParser
             Url = (propertiesElement.ValueKind == JsonValueKind.Object ? GetString(propertiesElement, "url") : null) is { Length: > 0 } url
                 ? url
                 : PageUrlOf(contextElement),
-            Name = name,
+            Name = nameValue.ReadString(body),
         });
     }
 
@@ -380,6 +384,32 @@ public static class SegmentParser
         /// <summary>Parses the value into a pooled document the caller disposes; null when there was none.</summary>
         public JsonDocument? Parse(ReadOnlySequence<byte> body, JsonDocumentOptions options) =>
             Length > 0 ? JsonDocument.Parse(body.Slice(Start, Length), options) : null;
+
+        /// <summary>Reads the value as <see cref="StringOf"/> does; null when there was none.</summary>
+        public string? ReadString(ReadOnlySequence<byte> body)
+        {
+            if (Length == 0)
+            {
+                return null;
+            }
+
+            var reader = new Utf8JsonReader(body.Slice(Start, Length));
+            reader.Read();
+            return StringOf(ref reader);
+        }
+
+        /// <summary>Reads the value as <see cref="IdOf"/> does; null when there was none.</summary>
+        public string? ReadId(ReadOnlySequence<byte> body)
+        {
+            if (Length == 0)
+            {
+                return null;
+            }
+
+            var reader = new Utf8JsonReader(body.Slice(Start, Length));
+            reader.Read();
+            return IdOf(ref reader);
+        }
     }
 
     /// <summary>Parses the value starting at the reader's current token into its own document and moves past it.</summary>
