@@ -305,9 +305,8 @@ public static class SegmentParser
         if (type == SegmentEventType.Identify)
         {
             using var traitsDocument = traits.Parse(body, options);
-            var merged = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
-            AddValues(merged, TraitsOf(contextElement)?.Clone() ?? default);
-            AddValues(merged, traitsDocument is { RootElement: { ValueKind: JsonValueKind.Object } own } ? own.Clone() : default);
+            var ownTraits = traitsDocument is { RootElement: { ValueKind: JsonValueKind.Object } own } ? own.Clone() : default;
+            var contextTraits = TraitsOf(contextElement);
             events.Add(new IdentifyEvent
             {
                 WriteKey = headerWriteKey,
@@ -315,7 +314,7 @@ public static class SegmentParser
                 UserId = userId,
                 AnonymousId = anonymousId,
                 Timestamp = timestamp,
-                Traits = [.. merged],
+                Traits = contextTraits is null ? ListValues(ownTraits) : MergeValues(contextTraits.Value.Clone(), ownTraits),
             });
             return;
         }
@@ -727,6 +726,55 @@ public static class SegmentParser
             && traits.ValueKind == JsonValueKind.Object
             ? traits
             : null;
+
+    /// <summary>Returns the values of <paramref name="first"/> overridden by those of <paramref name="second"/>.</summary>
+    private static List<KeyValuePair<string, JsonElement>> MergeValues(JsonElement first, JsonElement second)
+    {
+        var merged = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        AddValues(merged, first);
+        AddValues(merged, second);
+        return [.. merged];
+    }
+
+    /// <summary>
+    /// Returns the values of one traits object in document order, as <see cref="MergeValues"/> would,
+    /// without the dictionary that most identifies (one traits object, no repeated names) do not need.
+    /// A repeated name, or more than 32 names, falls back to the dictionary, where the last value wins.
+    /// </summary>
+    private static List<KeyValuePair<string, JsonElement>> ListValues(JsonElement traits)
+    {
+        if (traits.ValueKind != JsonValueKind.Object)
+        {
+            return [];
+        }
+
+        var values = new List<KeyValuePair<string, JsonElement>>(traits.GetPropertyCount());
+        foreach (var property in traits.EnumerateObject())
+        {
+            var name = property.Name;
+            if (values.Count >= 32 || ContainsName(values, name))
+            {
+                return MergeValues(default, traits);
+            }
+
+            values.Add(new KeyValuePair<string, JsonElement>(name, property.Value));
+        }
+
+        return values;
+    }
+
+    private static bool ContainsName(List<KeyValuePair<string, JsonElement>> values, string name)
+    {
+        foreach (var value in values)
+        {
+            if (string.Equals(value.Key, name, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private static void AddValues(Dictionary<string, JsonElement> merged, JsonElement traits)
     {

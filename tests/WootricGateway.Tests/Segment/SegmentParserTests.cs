@@ -91,6 +91,26 @@ public sealed class SegmentParserTests
         Assert.Equal("emea", traits["region"]);
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(40)]
+    public void Parse_BatchTraitsRepeatedNameLastWins(int otherTraits)
+    {
+        var others = string.Concat(Enumerable.Range(0, otherTraits).Select(i => $",\"t{i}\":{i}"));
+        var body = $$$"""
+            {"batch":[{"type":"identify","userId":"u1","traits":{"plan":"free","email":"alan@example.test"{{{others}}},"plan":"team"}},
+                      {"type":"identify","userId":"u2","traits":{"plan":"pro","email":"ida@example.test"{{{others}}}}}]}
+            """;
+
+        var events = Parse("/v1/batch", body).Batch!.Events.Cast<IdentifyEvent>().ToList();
+
+        Assert.Equal(2, events.Count);
+        Assert.Equal(["plan", "email", .. Enumerable.Range(0, otherTraits).Select(i => $"t{i}")], events[0].Traits.Select(pair => pair.Key));
+        Assert.Equal("team", events[0].Traits[0].Value.GetString());
+        Assert.Equal(["plan", "email", .. Enumerable.Range(0, otherTraits).Select(i => $"t{i}")], events[1].Traits.Select(pair => pair.Key));
+        Assert.Equal("pro", events[1].Traits[0].Value.GetString());
+    }
+
     [Fact]
     public void Parse_ContextTraitsFallback()
     {
