@@ -379,23 +379,25 @@ def tap_outcomes(targets):
     return "\n".join(lines) + "\n"
 
 
+def summarize(runs):
+    """Medians of one target's runs on one body, with the errors summed; CPU only where it was measured."""
+    cpu = [run["cpu_us"] for run in runs if run.get("cpu_us") is not None]
+    return {
+        "rps": statistics.median(run["rps"] for run in runs),
+        "p50": statistics.median(run["p50_ms"] for run in runs),
+        "p99": statistics.median(run["p99_ms"] for run in runs),
+        "cpu": statistics.median(cpu) if cpu else None,
+        "errors": sum(run["errors"] for run in runs),
+    }
+
+
 def render(results, bodies, args, targets, rss):
     lines = [f"wrk -t{args.threads} -c{args.connections}, {args.rounds} runs of {args.duration} s after {args.warmup} s warm-up, "
              f"medians; {'proxies pinned to CPU 1' if args.pin else 'nothing pinned'}.", ""]
     lines.append("| body | target | req/s | p50 ms | p99 ms | CPU µs/req | × bare YARP | × nginx | errors |")
     lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for body_name in args.bodies.split(","):
-        medians = {}
-        for target in targets:
-            runs = results[(body_name, target)]
-            cpu = [run["cpu_us"] for run in runs if run["cpu_us"] is not None]
-            medians[target] = {
-                "rps": statistics.median(run["rps"] for run in runs),
-                "p50": statistics.median(run["p50_ms"] for run in runs),
-                "p99": statistics.median(run["p99_ms"] for run in runs),
-                "cpu": statistics.median(cpu) if cpu else None,
-                "errors": sum(run["errors"] for run in runs),
-            }
+        medians = {target: summarize(results[(body_name, target)]) for target in targets}
         for target in targets:
             row = medians[target]
             versus_yarp = f"{row['rps'] / medians['yarp']['rps']:.2f}" if "yarp" in medians else "–"
@@ -416,16 +418,13 @@ def render_paced(paced, args, targets):
     lines.append("| body | target | req/s | p50 ms | p99 ms | p50 × bare YARP | p99 × bare YARP |")
     lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for body_name in args.bodies.split(","):
-        medians = {}
-        for target in targets:
-            runs = paced[(body_name, target)]
-            medians[target] = {key: statistics.median(run[key] for run in runs) for key in ["rps", "p50_ms", "p99_ms"]}
+        medians = {target: summarize(paced[(body_name, target)]) for target in targets}
         for target in targets:
             row = medians[target]
             yarp = medians.get("yarp")
-            p50_ratio = f"{row['p50_ms'] / yarp['p50_ms']:.2f}" if yarp and yarp["p50_ms"] > 0 else "–"
-            p99_ratio = f"{row['p99_ms'] / yarp['p99_ms']:.2f}" if yarp and yarp["p99_ms"] > 0 else "–"
-            lines.append(f"| {body_name} | {LABELS[target]} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | "
+            p50_ratio = f"{row['p50'] / yarp['p50']:.2f}" if yarp and yarp["p50"] > 0 else "–"
+            p99_ratio = f"{row['p99'] / yarp['p99']:.2f}" if yarp and yarp["p99"] > 0 else "–"
+            lines.append(f"| {body_name} | {LABELS[target]} | {row['rps']:.0f} | {row['p50']:.2f} | {row['p99']:.2f} | "
                          f"{p50_ratio} | {p99_ratio} |")
     return "\n".join(lines) + "\n"
 

@@ -392,8 +392,7 @@ public static class SegmentParser
                 return null;
             }
 
-            var reader = new Utf8JsonReader(body.Slice(Start, Length));
-            reader.Read();
+            var reader = ReaderAtValue(body);
             return StringOf(ref reader);
         }
 
@@ -405,9 +404,16 @@ public static class SegmentParser
                 return null;
             }
 
+            var reader = ReaderAtValue(body);
+            return IdOf(ref reader);
+        }
+
+        /// <summary>Creates a reader over the value alone, positioned on its first token.</summary>
+        private Utf8JsonReader ReaderAtValue(ReadOnlySequence<byte> body)
+        {
             var reader = new Utf8JsonReader(body.Slice(Start, Length));
             reader.Read();
-            return IdOf(ref reader);
+            return reader;
         }
     }
 
