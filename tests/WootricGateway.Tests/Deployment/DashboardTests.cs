@@ -48,10 +48,10 @@ public sealed partial class DashboardTests
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
 
-        // Nothing listens on the upstream port, which still exercises the proxy's error path.
+        // Nothing listens on the upstream address, which still exercises the proxy's error path.
         var configuration = new Dictionary<string, string?>
         {
-            ["Upstream:Address"] = $"http://127.0.0.1:{Loopback.PickFreePort()}",
+            ["Upstream:Address"] = Loopback.ClosedAddress().ToString(),
         };
         await using var gateway = await GatewayUnderTest.StartAsync(configuration, timeout.Token);
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };

@@ -26,6 +26,13 @@ internal static class Loopback
     }
 
     /// <summary>
+    /// Returns an HTTP address on which connections are refused at once: a port on 127.0.0.3, which
+    /// Linux routes to the loopback interface and no server in the tests binds (they bind 127.0.0.1).
+    /// A port merely free on 127.0.0.1 can be taken by another test's server in the meantime.
+    /// </summary>
+    public static Uri ClosedAddress() => new($"http://127.0.0.3:{PickFreePort()}/");
+
+    /// <summary>
     /// Creates a builder for a minimal Kestrel app that listens on 127.0.0.1 with a port chosen by
     /// the operating system and accepts request bodies of any size and headers up to 1 MiB. The empty builder reads no
     /// configuration files or environment variables, so no other address is bound, and it writes

@@ -67,8 +67,8 @@ public sealed class UpstreamFaultTests(ITestOutputHelper output)
         await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
         await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
 
-        // A loopback port nothing listens on: every connection is refused.
-        var closed = $"http://127.0.0.1:{Loopback.PickFreePort()}";
+        // A loopback address nothing listens on: every connection is refused.
+        var closed = Loopback.ClosedAddress().ToString();
         await using var gateway = await GatewayUnderTest.StartAsync(
             WootricFaultTests.Configuration(wootric, upstream, [new("Upstream:Address", closed)]),
             timeout.Token);

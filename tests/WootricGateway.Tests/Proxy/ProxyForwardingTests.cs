@@ -62,8 +62,7 @@ public sealed class ProxyForwardingTests
     public async Task UnreachableUpstream_Returns502Json()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var closedPort = Loopback.PickFreePort();
-        await using var gateway = await StartGatewayAsync(new Uri($"http://127.0.0.1:{closedPort}/"), timeout.Token);
+        await using var gateway = await StartGatewayAsync(Loopback.ClosedAddress(), timeout.Token);
         using var client = CreateClient();
 
         using var response = await client.PostAsync(new Uri(gateway.ProxyAddress, "/v1/identify"), new StringContent("{\"userId\":\"u1\"}"), timeout.Token);
