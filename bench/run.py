@@ -311,8 +311,7 @@ def main():
             for target in targets:
                 run_wrk(PORTS["upstream" if target == "direct" else target], body, args.warmup, args.connections, args.threads, load_cpus)
             for round_index in range(args.rounds):
-                order = targets[round_index % len(targets):] + targets[:round_index % len(targets)]
-                for target in order:
+                for target in rotated(targets, round_index):
                     pids = process_tree(processes[target].pid) if target != "direct" else []
                     before = cpu_seconds(pids)
                     result = run_wrk(PORTS["upstream" if target == "direct" else target], body, args.duration, args.connections,
@@ -322,8 +321,7 @@ def main():
                     log(f"  round {round_index + 1} {target}: {result['rps']:.0f} req/s, p50 {result['p50_ms']:.2f} ms, errors {result['errors']}")
             if args.paced_delay_ms > 0:
                 for round_index in range(args.rounds):
-                    order = targets[round_index % len(targets):] + targets[:round_index % len(targets)]
-                    for target in order:
+                    for target in rotated(targets, round_index):
                         result = run_wrk(PORTS["upstream" if target == "direct" else target], body, args.duration, args.connections,
                                          args.threads, load_cpus, args.paced_delay_ms)
                         paced.setdefault((body_name, target), []).append(result)
@@ -379,6 +377,19 @@ def tap_outcomes(targets):
     return "\n".join(lines) + "\n"
 
 
+def rotated(targets, round_index):
+    """Returns the targets starting at a different one each round, so no target always runs first."""
+    shift = round_index % len(targets)
+    return targets[shift:] + targets[:shift]
+
+
+def ratio(medians, target, baseline, key):
+    """Formats target's median over baseline's for one key, or a dash when the baseline was not measured."""
+    if baseline not in medians or not medians[baseline][key]:
+        return "–"
+    return f"{medians[target][key] / medians[baseline][key]:.2f}"
+
+
 def summarize(runs):
     """Medians of one target's runs on one body, with the errors summed; CPU only where it was measured."""
     cpu = [run["cpu_us"] for run in runs if run.get("cpu_us") is not None]
@@ -400,8 +411,8 @@ def render(results, bodies, args, targets, rss):
         medians = {target: summarize(results[(body_name, target)]) for target in targets}
         for target in targets:
             row = medians[target]
-            versus_yarp = f"{row['rps'] / medians['yarp']['rps']:.2f}" if "yarp" in medians else "–"
-            versus_nginx = f"{row['rps'] / medians['nginx']['rps']:.2f}" if "nginx" in medians else "–"
+            versus_yarp = ratio(medians, target, "yarp", "rps")
+            versus_nginx = ratio(medians, target, "nginx", "rps")
             cpu = f"{row['cpu']:.0f}" if row["cpu"] is not None else "–"
             lines.append(f"| {body_name} | {LABELS[target]} | {row['rps']:.0f} | {row['p50']:.2f} | {row['p99']:.2f} | {cpu} | "
                          f"{versus_yarp} | {versus_nginx} | {row['errors']} |")
@@ -421,9 +432,8 @@ def render_paced(paced, args, targets):
         medians = {target: summarize(paced[(body_name, target)]) for target in targets}
         for target in targets:
             row = medians[target]
-            yarp = medians.get("yarp")
-            p50_ratio = f"{row['p50'] / yarp['p50']:.2f}" if yarp and yarp["p50"] > 0 else "–"
-            p99_ratio = f"{row['p99'] / yarp['p99']:.2f}" if yarp and yarp["p99"] > 0 else "–"
+            p50_ratio = ratio(medians, target, "yarp", "p50")
+            p99_ratio = ratio(medians, target, "yarp", "p99")
             lines.append(f"| {body_name} | {LABELS[target]} | {row['rps']:.0f} | {row['p50']:.2f} | {row['p99']:.2f} | "
                          f"{p50_ratio} | {p99_ratio} |")
     return "\n".join(lines) + "\n"

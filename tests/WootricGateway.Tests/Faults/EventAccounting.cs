@@ -12,8 +12,8 @@ internal sealed record AcceptedEvent(string Type, string MessageId, string UserI
 
 /// <summary>
 /// What a gateway reports about the events it did not apply, read from <c>/metrics</c> and
-/// <c>/admin/dead-letters</c>, and how many of its Wootric writes ended without an answer (timed out
-/// or failed on the connection), so that Wootric may have applied them although the gateway had to retry.
+/// <c>/admin/dead-letters</c>, and how many of its Wootric writes ended without a response (timed
+/// out or failed on the connection), so that Wootric may have applied them although the gateway had to retry.
 /// </summary>
 internal sealed record GatewayCounts(double SkippedEvents, double DroppedEvents, IReadOnlyList<string> DeadLetterUsers, double UnansweredWrites = 0)
 {
@@ -34,12 +34,12 @@ internal sealed record GatewayCounts(double SkippedEvents, double DroppedEvents,
                 && WriteOperations.Any(operation => line.Contains($"operation=\"{operation}\"", StringComparison.Ordinal))
                 && UnansweredClasses.Any(statusClass => line.Contains($"status_class=\"{statusClass}\"", StringComparison.Ordinal)))
             {
-                unanswered += double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim(), CultureInfo.InvariantCulture);
+                unanswered += SampleValue(line);
             }
 
             if (line.StartsWith("wootric_gateway_tap_events_total{", StringComparison.Ordinal))
             {
-                var value = double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim(), CultureInfo.InvariantCulture);
+                var value = SampleValue(line);
                 if (line.Contains("outcome=\"skipped_", StringComparison.Ordinal))
                 {
                     skipped += value;
@@ -54,13 +54,17 @@ internal sealed record GatewayCounts(double SkippedEvents, double DroppedEvents,
             if (line.StartsWith("wootric_gateway_tap_requests_total{", StringComparison.Ordinal)
                 && (line.Contains("outcome=\"queue_full\"", StringComparison.Ordinal) || line.Contains("outcome=\"sink_failed\"", StringComparison.Ordinal)))
             {
-                dropped += double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim(), CultureInfo.InvariantCulture);
+                dropped += SampleValue(line);
             }
         }
 
         var letters = JsonNode.Parse(await client.GetStringAsync(new Uri("/admin/dead-letters", UriKind.Relative), cancellationToken))!.AsArray();
         return new GatewayCounts(skipped, dropped, [.. letters.Select(letter => letter!["user"]!.GetValue<string>())], unanswered);
     }
+
+    /// <summary>Reads the value of one Prometheus sample line, the number after its labels.</summary>
+    private static double SampleValue(string line) =>
+        double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim(), CultureInfo.InvariantCulture);
 }
 
 /// <summary>
@@ -89,9 +93,9 @@ internal sealed record AccountingReport(int Accepted, int Applied, int Skipped, 
 /// <para>Rules: no event both applied and dead-lettered; no events dropped (full queue, failed sink,
 /// Redis outage buffer full); one successful create at most per external_id, and no create request
 /// at all for a user Wootric had before the test; and per end user, the writes Wootric applied
-/// (processed with 2xx, whatever a fault then answered) are no more than the distinct accepted
+/// (processed with 2xx, whatever a fault then returned) are no more than the distinct accepted
 /// messages for that user, so any further write is a retry of a write that failed.</para>
-/// <para>One exception to the last rule: a write that Wootric applied but whose answer the gateway
+/// <para>One exception to the last rule: a write that Wootric applied but whose response the gateway
 /// never read (its timeout passed first, or the connection broke) has an unknown outcome for the
 /// gateway, which must retry it, and the retry is applied too. A further applied write is therefore
 /// allowed when it repeats an earlier applied write of the same user exactly (method, path and
