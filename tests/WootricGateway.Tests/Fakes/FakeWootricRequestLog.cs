@@ -49,7 +49,7 @@ internal sealed class WootricRequestRecord(
     /// <summary>
     /// The status the fake's own processing gave the request, or null when no fault let it through
     /// to processing. It differs from <see cref="Status"/> when a fault rule applied the request and
-    /// then answered something else or broke the connection: a 2xx here means the write took effect.
+    /// then responded with something else or broke the connection: a 2xx here means the write took effect.
     /// </summary>
     public int? ProcessedStatus => processedStatus == 0 ? null : processedStatus;
 
