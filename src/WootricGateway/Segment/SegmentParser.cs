@@ -17,11 +17,14 @@ public enum BodyOutcome
     UnpairedSurrogateEscape,
 }
 
-/// <summary>An event the parser read but did not emit, with the reason (a metric label).</summary>
-public readonly record struct SkippedEvent(SegmentEventType Type, string Reason);
+/// <summary>
+/// How many events of one type the parser read but did not emit for one reason (a metric label).
+/// A body has one entry per type and reason, in the order each pair was first met.
+/// </summary>
+public readonly record struct SkippedEvents(SegmentEventType Type, string Reason, int Count);
 
 /// <summary>The result of parsing one body.</summary>
-public sealed record ParseResult(BodyOutcome Outcome, TappedBatch? Batch, IReadOnlyList<SkippedEvent> Skipped);
+public sealed record ParseResult(BodyOutcome Outcome, TappedBatch? Batch, IReadOnlyList<SkippedEvents> Skipped);
 
 /// <summary>
 /// Reads Segment Tracking API bodies (single events and batch envelopes) into typed identify and
@@ -83,7 +86,7 @@ public static class SegmentParser
 
         var writeKey = headerWriteKey ?? GetString(root, "writeKey");
         var events = new List<SegmentEvent>(1);
-        var skipped = new List<SkippedEvent>();
+        var skipped = new List<SkippedEvents>();
         ReadEvent(root, route.ImpliedType, default, default, writeKey, events, skipped);
         return new ParseResult(BodyOutcome.Parsed, new TappedBatch(writeKey, events, receivedAt), skipped);
     }
@@ -119,7 +122,7 @@ public static class SegmentParser
         }
 
         var events = new List<SegmentEvent>();
-        var skipped = new List<SkippedEvent>();
+        var skipped = new List<SkippedEvents>();
         var sawBatch = false;
         var batchIsArray = false;
         string? bodyWriteKey = null;
@@ -187,14 +190,14 @@ public static class SegmentParser
         JsonDocumentOptions options,
         string? headerWriteKey,
         List<SegmentEvent> events,
-        List<SkippedEvent> skipped)
+        List<SkippedEvents> skipped)
     {
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
             if (reader.TokenType != JsonTokenType.StartObject)
             {
                 reader.Skip();
-                skipped.Add(new SkippedEvent(SegmentEventType.Other, "not_an_object"));
+                Skip(skipped, SegmentEventType.Other, "not_an_object");
                 continue;
             }
 
@@ -214,7 +217,7 @@ public static class SegmentParser
         JsonDocumentOptions options,
         string? headerWriteKey,
         List<SegmentEvent> events,
-        List<SkippedEvent> skipped)
+        List<SkippedEvents> skipped)
     {
         JsonTokenType typeToken = JsonTokenType.None;
         var type = SegmentEventType.Other;
@@ -280,19 +283,19 @@ public static class SegmentParser
 
         if (typeToken is JsonTokenType.None or JsonTokenType.Null)
         {
-            skipped.Add(new SkippedEvent(SegmentEventType.Other, "missing_type"));
+            Skip(skipped, SegmentEventType.Other, "missing_type");
             return;
         }
 
         if (typeToken != JsonTokenType.String)
         {
-            skipped.Add(new SkippedEvent(SegmentEventType.Other, "invalid_type"));
+            Skip(skipped, SegmentEventType.Other, "invalid_type");
             return;
         }
 
         if (type is not (SegmentEventType.Identify or SegmentEventType.Page))
         {
-            skipped.Add(new SkippedEvent(type, "unsupported_type"));
+            Skip(skipped, type, "unsupported_type");
             return;
         }
 
@@ -333,6 +336,25 @@ public static class SegmentParser
                 : PageUrlOf(contextElement),
             Name = nameValue.ReadString(body),
         });
+    }
+
+    /// <summary>
+    /// Counts one skipped event. Most of a batch is skipped (tracks), so the pairs are counted rather than
+    /// listed: a 500 KB batch needs a handful of entries instead of one per event.
+    /// </summary>
+    private static void Skip(List<SkippedEvents> skipped, SegmentEventType type, string reason)
+    {
+        for (var i = 0; i < skipped.Count; i++)
+        {
+            var entry = skipped[i];
+            if (entry.Type == type && string.Equals(entry.Reason, reason, StringComparison.Ordinal))
+            {
+                skipped[i] = entry with { Count = entry.Count + 1 };
+                return;
+            }
+        }
+
+        skipped.Add(new SkippedEvents(type, reason, 1));
     }
 
     private static SegmentEventType TypeOf(ref Utf8JsonReader reader) =>
@@ -642,11 +664,11 @@ public static class SegmentParser
         JsonElement envelopeTraits,
         string? writeKey,
         List<SegmentEvent> events,
-        List<SkippedEvent> skipped)
+        List<SkippedEvents> skipped)
     {
         if (item.ValueKind != JsonValueKind.Object)
         {
-            skipped.Add(new SkippedEvent(SegmentEventType.Other, "not_an_object"));
+            Skip(skipped, SegmentEventType.Other, "not_an_object");
             return;
         }
 
@@ -655,7 +677,7 @@ public static class SegmentParser
         {
             if (typeElement.ValueKind != JsonValueKind.String)
             {
-                skipped.Add(new SkippedEvent(impliedType ?? SegmentEventType.Other, "invalid_type"));
+                Skip(skipped, impliedType ?? SegmentEventType.Other, "invalid_type");
                 return;
             }
 
@@ -667,13 +689,13 @@ public static class SegmentParser
         }
         else
         {
-            skipped.Add(new SkippedEvent(SegmentEventType.Other, "missing_type"));
+            Skip(skipped, SegmentEventType.Other, "missing_type");
             return;
         }
 
         if (type is not (SegmentEventType.Identify or SegmentEventType.Page))
         {
-            skipped.Add(new SkippedEvent(type, "unsupported_type"));
+            Skip(skipped, type, "unsupported_type");
             return;
         }
 

@@ -208,7 +208,7 @@ internal sealed partial class TapWorker(
 
             foreach (var skipped in result.Skipped)
             {
-                metrics.TapEventsByLabels.Get(SegmentEventTypes.Label(skipped.Type), GatewayMetrics.SkippedOutcome(skipped.Reason)).Inc();
+                metrics.TapEventsByLabels.Get(SegmentEventTypes.Label(skipped.Type), GatewayMetrics.SkippedOutcome(skipped.Reason)).Inc(skipped.Count);
             }
 
             if (result.Batch is not { Events.Count: > 0 } batch)

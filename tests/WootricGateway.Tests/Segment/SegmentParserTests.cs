@@ -153,6 +153,25 @@ public sealed class SegmentParserTests
             result.Skipped.Select(skipped => skipped.Reason));
     }
 
+    [Fact]
+    public void Parse_CountsEachSkippedTypeAndReasonOnce()
+    {
+        var body = """
+            {"batch":[{"type":"track"},{"type":"identify","userId":"u1"},{"type":"track"},1,{"type":"screen"},{"type":"track"},2,{"type":"page","userId":"u1"}]}
+            """;
+
+        var result = Parse("/v1/batch", body);
+
+        Assert.Equal(2, result.Batch!.Events.Count);
+        Assert.Equal(
+            [
+                new SkippedEvents(SegmentEventType.Track, "unsupported_type", 3),
+                new SkippedEvents(SegmentEventType.Other, "not_an_object", 2),
+                new SkippedEvents(SegmentEventType.Screen, "unsupported_type", 1),
+            ],
+            result.Skipped);
+    }
+
     [Theory]
     [InlineData("/v1/identify", "{\"userId\":", BodyOutcome.InvalidJson)]
     [InlineData("/v1/identify", "", BodyOutcome.InvalidJson)]
