@@ -67,34 +67,46 @@ public static class SegmentParser
         }
     }
 
+    /// <summary>
+    /// Reads a single call in one forward pass, as a batch item is read, so that no document is built for
+    /// the whole body. The path implies the type when the body has none.
+    /// </summary>
     private static ParseResult ParseSingle(ReadOnlySequence<byte> body, SegmentRoute route, string? headerWriteKey, DateTimeOffset receivedAt, int maxDepth)
     {
-        using var document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = maxDepth });
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = maxDepth });
+        if (!reader.Read())
+        {
+            throw new JsonException("empty body");
+        }
 
-        // JsonElement.GetString throws on an unpaired surrogate escape, and strings are read here and
-        // again when traits are mapped, so such a body is skipped whole before any string is read.
+        var isObject = reader.TokenType == JsonTokenType.StartObject;
+        var fields = isObject ? ItemFields.Read(ref reader) : default;
+
+        // The whole body must be well-formed before anything is read from it, trailing bytes included.
+        ReadToEnd(ref reader);
+
+        // Reading a string throws on an unpaired surrogate escape, so such a body is skipped whole first.
         if (!HasOnlyPairedSurrogateEscapes(body))
         {
             return new ParseResult(BodyOutcome.UnpairedSurrogateEscape, null, []);
         }
 
-        var root = document.RootElement;
-        if (root.ValueKind != JsonValueKind.Object)
+        if (!isObject)
         {
             return new ParseResult(BodyOutcome.NotAnObject, null, []);
         }
 
-        var writeKey = headerWriteKey ?? GetString(root, "writeKey");
+        var writeKey = headerWriteKey ?? fields.WriteKey.ReadString(body);
         var events = new List<SegmentEvent>(1);
         var skipped = new List<SkippedEvents>();
-        ReadEvent(root, route.ImpliedType, default, default, writeKey, events, skipped);
+        Emit(in fields, body, maxDepth, route.ImpliedType, writeKey, events, skipped);
         return new ParseResult(BodyOutcome.Parsed, new TappedBatch(writeKey, events, receivedAt), skipped);
     }
 
     /// <summary>
-    /// Reads a batch envelope in one forward pass, parsing one event at a time into its own small pooled
-    /// document. A 500 KB batch therefore never needs a contiguous copy or a metadata table on the
-    /// large-object heap. The envelope's <c>writeKey</c> and <c>context</c> may follow the batch, so they
+    /// Reads a batch envelope in one forward pass, one event at a time; only an identify's traits are
+    /// parsed, each into a small document of its own. A 500 KB batch therefore never needs a contiguous
+    /// copy or a metadata table on the large-object heap. The envelope's <c>writeKey</c> and <c>context</c> may follow the batch, so they
     /// are applied to the events once the pass is done.
     /// </summary>
     private static ParseResult ParseBatch(ReadOnlySequence<byte> body, string? headerWriteKey, DateTimeOffset receivedAt, int maxDepth)
@@ -141,7 +153,7 @@ public static class SegmentParser
                     batchIsArray = reader.TokenType == JsonTokenType.StartArray;
                     if (batchIsArray)
                     {
-                        ReadBatchItems(ref reader, body, options, headerWriteKey, events, skipped);
+                        ReadBatchItems(ref reader, body, maxDepth, headerWriteKey, events, skipped);
                     }
                     else
                     {
@@ -187,7 +199,7 @@ public static class SegmentParser
     private static void ReadBatchItems(
         ref Utf8JsonReader reader,
         ReadOnlySequence<byte> body,
-        JsonDocumentOptions options,
+        int maxDepth,
         string? headerWriteKey,
         List<SegmentEvent> events,
         List<SkippedEvents> skipped)
@@ -201,96 +213,44 @@ public static class SegmentParser
                 continue;
             }
 
-            ReadBatchItem(ref reader, body, options, headerWriteKey, events, skipped);
+            var fields = ItemFields.Read(ref reader);
+            Emit(in fields, body, maxDepth, impliedType: null, headerWriteKey, events, skipped);
         }
     }
 
     /// <summary>
-    /// Reads one batch item in a single pass of the reader. Most items are tracks, so only the type is
-    /// read as it passes. The ids, timestamp and name, and <c>traits</c>, <c>context</c> and
-    /// <c>properties</c>, are remembered by position and read only when the item turns out to be an
-    /// identify or a page, so a track costs no string.
+    /// Turns one event's fields into an identify or a page, or counts why it is skipped. Only here are
+    /// strings read and traits parsed, so a track costs none. <c>context</c> and <c>properties</c> are
+    /// never parsed whole: the few values wanted from them are found by a forward scan.
     /// </summary>
-    private static void ReadBatchItem(
-        ref Utf8JsonReader reader,
+    private static void Emit(
+        in ItemFields fields,
         ReadOnlySequence<byte> body,
-        JsonDocumentOptions options,
-        string? headerWriteKey,
+        int maxDepth,
+        SegmentEventType? impliedType,
+        string? writeKey,
         List<SegmentEvent> events,
         List<SkippedEvents> skipped)
     {
-        JsonTokenType typeToken = JsonTokenType.None;
-        var type = SegmentEventType.Other;
-        ValueRange userIdValue = default, anonymousIdValue = default, messageIdValue = default, timestampValue = default, nameValue = default;
-        ValueRange traits = default, context = default, properties = default;
-
-        // Duplicate names resolve as JsonDocument does: the last one wins.
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        SegmentEventType type;
+        if (fields.TypeToken is JsonTokenType.None or JsonTokenType.Null)
         {
-            if (reader.ValueTextEquals("type"u8))
+            if (impliedType is not { } fromPath)
             {
-                reader.Read();
-                typeToken = reader.TokenType;
-                type = typeToken == JsonTokenType.String ? TypeOf(ref reader) : SegmentEventType.Other;
-                reader.Skip();
+                Skip(skipped, SegmentEventType.Other, "missing_type");
+                return;
             }
-            else if (reader.ValueTextEquals("userId"u8))
-            {
-                reader.Read();
-                userIdValue = ValueRange.Skip(ref reader);
-            }
-            else if (reader.ValueTextEquals("anonymousId"u8))
-            {
-                reader.Read();
-                anonymousIdValue = ValueRange.Skip(ref reader);
-            }
-            else if (reader.ValueTextEquals("messageId"u8))
-            {
-                reader.Read();
-                messageIdValue = ValueRange.Skip(ref reader);
-            }
-            else if (reader.ValueTextEquals("timestamp"u8))
-            {
-                reader.Read();
-                timestampValue = ValueRange.Skip(ref reader);
-            }
-            else if (reader.ValueTextEquals("name"u8))
-            {
-                reader.Read();
-                nameValue = ValueRange.Skip(ref reader);
-            }
-            else if (reader.ValueTextEquals("traits"u8))
-            {
-                reader.Read();
-                traits = ValueRange.Skip(ref reader);
-            }
-            else if (reader.ValueTextEquals("context"u8))
-            {
-                reader.Read();
-                context = ValueRange.Skip(ref reader);
-            }
-            else if (reader.ValueTextEquals("properties"u8))
-            {
-                reader.Read();
-                properties = ValueRange.Skip(ref reader);
-            }
-            else
-            {
-                reader.Read();
-                reader.Skip();
-            }
+
+            type = fromPath;
         }
-
-        if (typeToken is JsonTokenType.None or JsonTokenType.Null)
+        else if (fields.TypeToken != JsonTokenType.String)
         {
-            Skip(skipped, SegmentEventType.Other, "missing_type");
+            Skip(skipped, impliedType ?? SegmentEventType.Other, "invalid_type");
             return;
         }
-
-        if (typeToken != JsonTokenType.String)
+        else
         {
-            Skip(skipped, SegmentEventType.Other, "invalid_type");
-            return;
+            type = fields.Type;
         }
 
         if (type is not (SegmentEventType.Identify or SegmentEventType.Page))
@@ -299,43 +259,128 @@ public static class SegmentParser
             return;
         }
 
-        var userId = userIdValue.ReadId(body);
-        var anonymousId = anonymousIdValue.ReadId(body);
-        var messageId = messageIdValue.ReadString(body);
-        using var contextDocument = context.Parse(body, options);
-        var contextElement = contextDocument?.RootElement ?? default;
-        var timestamp = ParseTimestamp(timestampValue.ReadString(body));
+        var userId = fields.UserId.ReadId(body);
+        var anonymousId = fields.AnonymousId.ReadId(body);
+        var messageId = fields.MessageId.ReadString(body);
+        var timestamp = fields.Timestamp.ReadTimestamp(body);
         if (type == SegmentEventType.Identify)
         {
-            using var traitsDocument = traits.Parse(body, options);
-            var ownTraits = traitsDocument is { RootElement: { ValueKind: JsonValueKind.Object } own } ? own.Clone() : default;
-            var contextTraits = TraitsOf(contextElement);
+            var own = fields.Traits.IsObject(body) ? fields.Traits.ParseOwned(body, maxDepth) : default;
+            var contextTraits = fields.Context.Property(body, maxDepth, "traits"u8);
             events.Add(new IdentifyEvent
             {
-                WriteKey = headerWriteKey,
+                WriteKey = writeKey,
                 MessageId = messageId,
                 UserId = userId,
                 AnonymousId = anonymousId,
                 Timestamp = timestamp,
-                Traits = contextTraits is null ? ListValues(ownTraits) : MergeValues(contextTraits.Value.Clone(), ownTraits),
+                Traits = contextTraits.IsObject(body) ? MergeValues(contextTraits.ParseOwned(body, maxDepth), own) : ListValues(own),
             });
             return;
         }
 
-        using var propertiesDocument = properties.Parse(body, options);
-        var propertiesElement = propertiesDocument?.RootElement ?? default;
         events.Add(new PageEvent
         {
-            WriteKey = headerWriteKey,
+            WriteKey = writeKey,
             MessageId = messageId,
             UserId = userId,
             AnonymousId = anonymousId,
             Timestamp = timestamp,
-            Url = (propertiesElement.ValueKind == JsonValueKind.Object ? GetString(propertiesElement, "url") : null) is { Length: > 0 } url
+            Url = fields.Properties.Property(body, maxDepth, "url"u8).ReadString(body) is { Length: > 0 } url
                 ? url
-                : PageUrlOf(contextElement),
-            Name = nameValue.ReadString(body),
+                : fields.Context.Property(body, maxDepth, "page"u8).Property(body, maxDepth, "url"u8).ReadString(body) is { Length: > 0 } contextUrl
+                    ? contextUrl
+                    : null,
+            Name = fields.Name.ReadString(body),
         });
+    }
+
+    /// <summary>
+    /// Where one event's fields lie in the body, read in a single pass of the reader. Only the type is
+    /// read as it passes; the rest is remembered by position. Duplicate names resolve as JsonDocument
+    /// does: the last one wins.
+    /// </summary>
+    private struct ItemFields
+    {
+        public JsonTokenType TypeToken;
+        public SegmentEventType Type;
+        public ValueRange UserId;
+        public ValueRange AnonymousId;
+        public ValueRange MessageId;
+        public ValueRange Timestamp;
+        public ValueRange Name;
+        public ValueRange Traits;
+        public ValueRange Context;
+        public ValueRange Properties;
+        public ValueRange WriteKey;
+
+        /// <summary>Reads the object the reader is on (its start token) up to and including its end.</summary>
+        public static ItemFields Read(ref Utf8JsonReader reader)
+        {
+            var fields = new ItemFields();
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("type"u8))
+                {
+                    reader.Read();
+                    fields.TypeToken = reader.TokenType;
+                    fields.Type = reader.TokenType == JsonTokenType.String ? TypeOf(ref reader) : SegmentEventType.Other;
+                    reader.Skip();
+                }
+                else if (reader.ValueTextEquals("userId"u8))
+                {
+                    reader.Read();
+                    fields.UserId = ValueRange.Skip(ref reader);
+                }
+                else if (reader.ValueTextEquals("anonymousId"u8))
+                {
+                    reader.Read();
+                    fields.AnonymousId = ValueRange.Skip(ref reader);
+                }
+                else if (reader.ValueTextEquals("messageId"u8))
+                {
+                    reader.Read();
+                    fields.MessageId = ValueRange.Skip(ref reader);
+                }
+                else if (reader.ValueTextEquals("timestamp"u8))
+                {
+                    reader.Read();
+                    fields.Timestamp = ValueRange.Skip(ref reader);
+                }
+                else if (reader.ValueTextEquals("name"u8))
+                {
+                    reader.Read();
+                    fields.Name = ValueRange.Skip(ref reader);
+                }
+                else if (reader.ValueTextEquals("traits"u8))
+                {
+                    reader.Read();
+                    fields.Traits = ValueRange.Skip(ref reader);
+                }
+                else if (reader.ValueTextEquals("context"u8))
+                {
+                    reader.Read();
+                    fields.Context = ValueRange.Skip(ref reader);
+                }
+                else if (reader.ValueTextEquals("properties"u8))
+                {
+                    reader.Read();
+                    fields.Properties = ValueRange.Skip(ref reader);
+                }
+                else if (reader.ValueTextEquals("writeKey"u8))
+                {
+                    reader.Read();
+                    fields.WriteKey = ValueRange.Skip(ref reader);
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+
+            return fields;
+        }
     }
 
     /// <summary>
@@ -392,6 +437,9 @@ public static class SegmentParser
         return string.IsNullOrWhiteSpace(text) ? null : text;
     }
 
+    /// <summary>Timestamps longer than this many characters are read through a string.</summary>
+    private const int MaxTimestampChars = 64;
+
     /// <summary>Where a value lies in the body, so it can be parsed later only if it is needed.</summary>
     private readonly record struct ValueRange(long Start, long Length)
     {
@@ -402,9 +450,54 @@ public static class SegmentParser
             return new ValueRange(start, reader.BytesConsumed - start);
         }
 
-        /// <summary>Parses the value into a pooled document the caller disposes; null when there was none.</summary>
-        public JsonDocument? Parse(ReadOnlySequence<byte> body, JsonDocumentOptions options) =>
-            Length > 0 ? JsonDocument.Parse(body.Slice(Start, Length), options) : null;
+        /// <summary>True when the value is an object.</summary>
+        public bool IsObject(ReadOnlySequence<byte> body) => Length > 0 && body.Slice(Start, 1).FirstSpan[0] == (byte)'{';
+
+        /// <summary>
+        /// Parses the value into a document of its own that needs no disposing (nothing is rented), so its
+        /// elements can outlive the body: one copy of the value's bytes and its metadata.
+        /// </summary>
+        public JsonElement ParseOwned(ReadOnlySequence<byte> body, int maxDepth)
+        {
+            var reader = ReaderAtValue(body, maxDepth);
+            return JsonElement.ParseValue(ref reader);
+        }
+
+        /// <summary>
+        /// Returns where the value of property <paramref name="name"/> lies, when this value is an object that
+        /// has one (the last, when the name repeats, as JsonDocument resolves it); otherwise no range.
+        /// </summary>
+        public ValueRange Property(ReadOnlySequence<byte> body, int maxDepth, ReadOnlySpan<byte> name)
+        {
+            if (Length == 0)
+            {
+                return default;
+            }
+
+            var reader = ReaderAtValue(body, maxDepth);
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                return default;
+            }
+
+            ValueRange found = default;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var matches = reader.ValueTextEquals(name);
+                reader.Read();
+                if (matches)
+                {
+                    var value = Skip(ref reader);
+                    found = new ValueRange(Start + value.Start, value.Length);
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+
+            return found;
+        }
 
         /// <summary>Reads the value as <see cref="StringOf"/> does; null when there was none.</summary>
         public string? ReadString(ReadOnlySequence<byte> body)
@@ -414,7 +507,7 @@ public static class SegmentParser
                 return null;
             }
 
-            var reader = ReaderAtValue(body);
+            var reader = ReaderAtValue(body, maxDepth: 0);
             return StringOf(ref reader);
         }
 
@@ -426,14 +519,45 @@ public static class SegmentParser
                 return null;
             }
 
-            var reader = ReaderAtValue(body);
+            var reader = ReaderAtValue(body, maxDepth: 0);
             return IdOf(ref reader);
         }
 
-        /// <summary>Creates a reader over the value alone, positioned on its first token.</summary>
-        private Utf8JsonReader ReaderAtValue(ReadOnlySequence<byte> body)
+        /// <summary>
+        /// Reads a string value as <see cref="ParseTimestamp"/> would from its text, through a buffer on the
+        /// stack rather than a string; null when there was none, it is not a string, or it does not parse.
+        /// </summary>
+        public DateTimeOffset? ReadTimestamp(ReadOnlySequence<byte> body)
         {
-            var reader = new Utf8JsonReader(body.Slice(Start, Length));
+            if (Length == 0)
+            {
+                return null;
+            }
+
+            var reader = ReaderAtValue(body, maxDepth: 0);
+            if (reader.TokenType != JsonTokenType.String)
+            {
+                return null;
+            }
+
+            // A string never has more characters than its escaped UTF-8 bytes.
+            var escapedLength = reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length;
+            if (escapedLength > MaxTimestampChars)
+            {
+                return ParseTimestamp(reader.GetString());
+            }
+
+            Span<char> text = stackalloc char[MaxTimestampChars];
+            var written = reader.CopyString(text);
+            return DateTimeOffset.TryParse(text[..written], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed)
+                ? parsed
+                : null;
+        }
+
+        /// <summary>Creates a reader over the value alone, positioned on its first token; 0 keeps the reader's default depth.</summary>
+        private Utf8JsonReader ReaderAtValue(ReadOnlySequence<byte> body, int maxDepth)
+        {
+            var reader = new Utf8JsonReader(body.Slice(Start, Length), new JsonReaderOptions { MaxDepth = maxDepth });
             reader.Read();
             return reader;
         }
@@ -657,96 +781,6 @@ public static class SegmentParser
         return true;
     }
 
-    private static void ReadEvent(
-        JsonElement item,
-        SegmentEventType? impliedType,
-        JsonElement envelopeContext,
-        JsonElement envelopeTraits,
-        string? writeKey,
-        List<SegmentEvent> events,
-        List<SkippedEvents> skipped)
-    {
-        if (item.ValueKind != JsonValueKind.Object)
-        {
-            Skip(skipped, SegmentEventType.Other, "not_an_object");
-            return;
-        }
-
-        SegmentEventType type;
-        if (item.TryGetProperty("type", out var typeElement) && typeElement.ValueKind != JsonValueKind.Null)
-        {
-            if (typeElement.ValueKind != JsonValueKind.String)
-            {
-                Skip(skipped, impliedType ?? SegmentEventType.Other, "invalid_type");
-                return;
-            }
-
-            type = SegmentEventTypes.FromName(typeElement.GetString());
-        }
-        else if (impliedType is { } fromPath)
-        {
-            type = fromPath;
-        }
-        else
-        {
-            Skip(skipped, SegmentEventType.Other, "missing_type");
-            return;
-        }
-
-        if (type is not (SegmentEventType.Identify or SegmentEventType.Page))
-        {
-            Skip(skipped, type, "unsupported_type");
-            return;
-        }
-
-        item.TryGetProperty("context", out var context);
-        var userId = GetId(item, "userId");
-        var anonymousId = GetId(item, "anonymousId");
-        var messageId = GetString(item, "messageId");
-        var timestamp = GetTimestamp(item, "timestamp");
-
-        if (type == SegmentEventType.Identify)
-        {
-            events.Add(new IdentifyEvent
-            {
-                WriteKey = writeKey,
-                MessageId = messageId,
-                UserId = userId,
-                AnonymousId = anonymousId,
-                Timestamp = timestamp,
-                Traits = MergeTraits(item, context, envelopeTraits),
-            });
-            return;
-        }
-
-        events.Add(new PageEvent
-        {
-            WriteKey = writeKey,
-            MessageId = messageId,
-            UserId = userId,
-            AnonymousId = anonymousId,
-            Timestamp = timestamp,
-            Url = GetPageUrl(item, context, envelopeContext),
-            Name = GetString(item, "name"),
-        });
-    }
-
-    /// <summary>
-    /// Merges envelope <c>context.traits</c>, event <c>context.traits</c> and <c>traits</c>; later wins.
-    /// Each traits object is cloned once, so the values outlive the pooled document without a clone each.
-    /// </summary>
-    private static List<KeyValuePair<string, JsonElement>> MergeTraits(
-        JsonElement item,
-        JsonElement context,
-        JsonElement envelopeTraits)
-    {
-        var merged = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
-        AddValues(merged, envelopeTraits);
-        AddValues(merged, TraitsOf(context)?.Clone() ?? default);
-        AddValues(merged, TraitsOf(item)?.Clone() ?? default);
-        return [.. merged];
-    }
-
     /// <summary>Returns the <c>traits</c> object of <paramref name="owner"/>, or null when it has none.</summary>
     private static JsonElement? TraitsOf(JsonElement owner) =>
         owner.ValueKind == JsonValueKind.Object
@@ -817,18 +851,6 @@ public static class SegmentParser
         }
     }
 
-    private static string? GetPageUrl(JsonElement item, JsonElement context, JsonElement envelopeContext)
-    {
-        if (item.TryGetProperty("properties", out var properties)
-            && properties.ValueKind == JsonValueKind.Object
-            && GetString(properties, "url") is { Length: > 0 } url)
-        {
-            return url;
-        }
-
-        return PageUrlOf(context) ?? PageUrlOf(envelopeContext);
-    }
-
     /// <summary>Returns <c>page.url</c> of a context object, or null.</summary>
     private static string? PageUrlOf(JsonElement context) =>
         context.ValueKind == JsonValueKind.Object
@@ -842,28 +864,6 @@ public static class SegmentParser
         owner.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
             ? value.GetString()
             : null;
-
-    /// <summary>Reads an id that may be a string or a number; numbers keep their decimal text.</summary>
-    private static string? GetId(JsonElement owner, string name)
-    {
-        if (!owner.TryGetProperty(name, out var value))
-        {
-            return null;
-        }
-
-        var text = value.ValueKind switch
-        {
-            JsonValueKind.String => value.GetString(),
-            JsonValueKind.Number => NumberText(value),
-            _ => null,
-        };
-        return string.IsNullOrWhiteSpace(text) ? null : text;
-    }
-
-    private static string NumberText(JsonElement number) =>
-        number.TryGetInt64(out var whole) ? whole.ToString(CultureInfo.InvariantCulture) : number.GetRawText();
-
-    private static DateTimeOffset? GetTimestamp(JsonElement owner, string name) => ParseTimestamp(GetString(owner, name));
 
     private static DateTimeOffset? ParseTimestamp(string? text) =>
         text is not null && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed)

@@ -138,6 +138,99 @@ public sealed class SegmentParserTests
         Assert.Null(pages[2].Url);
     }
 
+    /// <summary>The values taken from context and properties follow JsonDocument's rules: objects only, the last repeated name wins.</summary>
+    [Theory]
+    [InlineData("/v1/batch")]
+    [InlineData("/v1/p")]
+    public void Parse_PageUrlScanFollowsDocumentRules(string path)
+    {
+        string[] items =
+        [
+            """{"type":"page","userId":"u1","properties":{"url":""},"context":{"page":{"url":"https://a.test/ctx"}}}""",
+            """{"type":"page","userId":"u1","properties":{"url":7,"x":{"url":"https://a.test/nested"}},"context":{"page":{"url":"https://a.test/ctx"}}}""",
+            """{"type":"page","userId":"u1","properties":{"url":"https://a.test/first","url":"https://a.test/last"}}""",
+            """{"type":"page","userId":"u1","context":{"page":{"url":"https://a.test/one"},"page":{"path":"/two"}}}""",
+            """{"type":"page","userId":"u1","context":{"page":"https://a.test/text"}}""",
+            """{"type":"page","userId":"u1","properties":["url"],"context":[{"page":{"url":"https://a.test/array"}}]}""",
+            """{"type":"page","userId":"u1","properties":{"url":"https://a.test/\u00e9t\u00e9"},"context":null}""",
+        ];
+        string?[] expected = ["https://a.test/ctx", "https://a.test/ctx", "https://a.test/last", null, null, null, "https://a.test/été"];
+
+        var urls = path == "/v1/batch"
+            ? Parse(path, "{\"batch\":[" + string.Join(',', items) + "]}").Batch!.Events.Cast<PageEvent>().Select(page => page.Url)
+            : items.Select(item => Assert.IsType<PageEvent>(Assert.Single(Parse(path, item).Batch!.Events)).Url);
+
+        Assert.Equal(expected, urls);
+    }
+
+    [Theory]
+    [InlineData("/v1/batch")]
+    [InlineData("/v1/i")]
+    public void Parse_ContextTraitsScanFollowsDocumentRules(string path)
+    {
+        string[] items =
+        [
+            """{"type":"identify","userId":"u1","context":{"traits":{"plan":"first"},"traits":{"plan":"last"}}}""",
+            """{"type":"identify","userId":"u1","context":{"traits":["plan"]},"traits":{"seats":3}}""",
+            """{"type":"identify","userId":"u1","context":{"ip":"203.0.113.1","nested":{"traits":{"plan":"nested"}}},"traits":"text"}""",
+            """{"type":"identify","userId":"u1","context":{"traits":{"plan":"context","seats":1}},"traits":{"seats":2}}""",
+        ];
+        string[] expected = ["plan=last", "seats=3", "", "plan=context,seats=2"];
+
+        var events = path == "/v1/batch"
+            ? Parse(path, "{\"batch\":[" + string.Join(',', items) + "]}").Batch!.Events.Cast<IdentifyEvent>()
+            : items.Select(item => Assert.IsType<IdentifyEvent>(Assert.Single(Parse(path, item).Batch!.Events)));
+
+        Assert.Equal(expected, events.Select(identify => string.Join(',', identify.Traits.Select(pair => $"{pair.Key}={pair.Value}"))));
+    }
+
+    /// <summary>Timestamps are read without a string where they fit a stack buffer; the result must be what parsing the text gives.</summary>
+    [Theory]
+    [InlineData("\"2024-05-01T12:00:00.123Z\"")]
+    [InlineData("\"2024-05-01T12:00:00\"")]
+    [InlineData("\"2024-05-01T14:00:00+02:00\"")]
+    [InlineData("\"\\u0032024-05-01T12:00:00Z\"")]
+    [InlineData("\"Wed, 01 May 2024 12:00:00 GMT\"")]
+    [InlineData("\"2024-05-01T12:00:00.1234567Z                                                   \"")]
+    [InlineData("\"2024-05-01T12:00:00.12345678901234567890123456789012345678901234567890Z\"")]
+    [InlineData("\"yesterday\"")]
+    [InlineData("\"\"")]
+    [InlineData("1714564800")]
+    [InlineData("null")]
+    public void Parse_TimestampMatchesParsingTheText(string json)
+    {
+        var text = System.Text.Json.JsonSerializer.Deserialize<object>(json) is System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.String } element
+            ? element.GetString()
+            : null;
+        DateTimeOffset? expected = text is not null && DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var parsed)
+            ? parsed
+            : null;
+        var item = "{\"type\":\"identify\",\"userId\":\"u1\",\"timestamp\":" + json + "}";
+
+        var single = Assert.Single(Parse("/v1/identify", item).Batch!.Events);
+        var batched = Assert.Single(Parse("/v1/batch", "{\"batch\":[" + item + "]}").Batch!.Events);
+
+        Assert.Equal(expected, single.Timestamp);
+        Assert.Equal(expected, batched.Timestamp);
+    }
+
+    [Theory]
+    [InlineData("""{"type":null,"userId":"u1"}""", "page", null)]
+    [InlineData("""{"type":"page","userId":"u1","writeKey":7}""", "page", null)]
+    [InlineData("""{"userId":"u1","writeKey":"wk-body","writeKey":"wk-last"}""", "page", null)]
+    [InlineData("""{"type":7,"userId":"u1"}""", null, "Page/invalid_type")]
+    [InlineData("""{"type":"track","userId":"u1"}""", null, "Track/unsupported_type")]
+    [InlineData("""{"type":"identify","userId":"u1"}""", "identify", null)]
+    public void Parse_SingleCallTypeAndWriteKey(string body, string? emitted, string? skipped)
+    {
+        var result = Parse("/v1/p", body);
+
+        Assert.Equal(BodyOutcome.Parsed, result.Outcome);
+        Assert.Equal(emitted, result.Batch!.Events.SingleOrDefault() switch { PageEvent => "page", IdentifyEvent => "identify", _ => null });
+        Assert.Equal(skipped, result.Skipped.SingleOrDefault() is { Reason: not null } entry ? $"{entry.Type}/{entry.Reason}" : null);
+        Assert.Equal(body.Contains("wk-last", StringComparison.Ordinal) ? "wk-last" : null, result.Batch.WriteKey);
+    }
+
     [Fact]
     public void Parse_CountsSkippedTypes()
     {
