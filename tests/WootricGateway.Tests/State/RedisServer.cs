@@ -17,6 +17,7 @@ internal sealed class RedisServer : IAsyncDisposable
     private readonly RedisContainer? _container;
     private readonly string? _directory;
     private bool _appendOnly;
+    private bool _cluster;
 
     private RedisServer(string configuration, Process? process, RedisContainer? container, string? directory, int port)
     {
@@ -42,6 +43,20 @@ internal sealed class RedisServer : IAsyncDisposable
     /// </summary>
     public static async Task<RedisServer> StartAsync(bool requireOwned = false, bool appendOnly = false)
     {
+        return await StartAsync(requireOwned, appendOnly, cluster: false);
+    }
+
+    /// <summary>
+    /// Starts an owned <c>redis-server</c> as a one-node Redis Cluster that serves every slot, so clients
+    /// talk to it in cluster mode and multi-key commands over several slots are refused as on any cluster.
+    /// </summary>
+    public static async Task<RedisServer> StartClusterAsync()
+    {
+        return await StartAsync(requireOwned: true, appendOnly: false, cluster: true);
+    }
+
+    private static async Task<RedisServer> StartAsync(bool requireOwned, bool appendOnly, bool cluster)
+    {
         if (!requireOwned && Environment.GetEnvironmentVariable("REDIS_URL") is { Length: > 0 } url)
         {
             var uri = new Uri(url);
@@ -52,8 +67,13 @@ internal sealed class RedisServer : IAsyncDisposable
         {
             var port = Loopback.PickFreePort();
             var directory = Directory.CreateTempSubdirectory("wootric-gateway-redis-").FullName;
-            var server = new RedisServer($"127.0.0.1:{port}", StartProcess(executable, port, directory, appendOnly), null, directory, port) { _appendOnly = appendOnly };
+            var server = new RedisServer($"127.0.0.1:{port}", StartProcess(executable, port, directory, appendOnly, cluster), null, directory, port) { _appendOnly = appendOnly, _cluster = cluster };
             await server.WaitUntilReadyAsync(TimeSpan.FromSeconds(15));
+            if (cluster)
+            {
+                await server.AssignAllSlotsAsync(TimeSpan.FromSeconds(15));
+            }
+
             return server;
         }
 
@@ -85,7 +105,7 @@ internal sealed class RedisServer : IAsyncDisposable
     {
         RequireOwned();
         var executable = FindOnPath("redis-server")!;
-        var restarted = new RedisServer(Configuration, StartProcess(executable, Port, _directory!, _appendOnly), null, _directory, Port) { _appendOnly = _appendOnly };
+        var restarted = new RedisServer(Configuration, StartProcess(executable, Port, _directory!, _appendOnly, _cluster), null, _directory, Port) { _appendOnly = _appendOnly, _cluster = _cluster };
         await restarted.WaitUntilReadyAsync(TimeSpan.FromSeconds(15));
         return restarted;
     }
@@ -105,7 +125,7 @@ internal sealed class RedisServer : IAsyncDisposable
         }
     }
 
-    private static Process StartProcess(string executable, int port, string directory, bool appendOnly)
+    private static Process StartProcess(string executable, int port, string directory, bool appendOnly, bool cluster)
     {
         var start = new ProcessStartInfo(executable)
         {
@@ -115,7 +135,8 @@ internal sealed class RedisServer : IAsyncDisposable
             WorkingDirectory = directory,
         };
         string[] persistence = appendOnly ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
-        foreach (var argument in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--dir", directory }.Concat(persistence))
+        string[] clustering = cluster ? ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"] : [];
+        foreach (var argument in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--dir", directory }.Concat(persistence).Concat(clustering))
         {
             start.ArgumentList.Add(argument);
         }
@@ -136,13 +157,7 @@ internal sealed class RedisServer : IAsyncDisposable
         {
             try
             {
-                using var client = new TcpClient();
-                await client.ConnectAsync("127.0.0.1", Port);
-                var stream = client.GetStream();
-                await stream.WriteAsync("PING\r\n"u8.ToArray());
-                var buffer = new byte[16];
-                var read = await stream.ReadAsync(buffer);
-                if (Encoding.ASCII.GetString(buffer, 0, read).StartsWith("+PONG", StringComparison.Ordinal))
+                if ((await SendAsync("PING")).StartsWith("+PONG", StringComparison.Ordinal))
                 {
                     return;
                 }
@@ -156,6 +171,41 @@ internal sealed class RedisServer : IAsyncDisposable
         }
 
         throw new TimeoutException($"redis-server on port {Port} did not answer PING within {timeout.TotalSeconds} s.");
+    }
+
+    /// <summary>Gives the one node every slot and waits until it reports the cluster as ok.</summary>
+    private async Task AssignAllSlotsAsync(TimeSpan timeout)
+    {
+        var assigned = await SendAsync("CLUSTER ADDSLOTSRANGE 0 16383");
+        if (!assigned.StartsWith("+OK", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"redis-server on port {Port} refused the slots: {assigned.Trim()}");
+        }
+
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < timeout)
+        {
+            if ((await SendAsync("CLUSTER INFO")).Contains("cluster_state:ok", StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException($"The one-node cluster on port {Port} did not become ok within {timeout.TotalSeconds} s.");
+    }
+
+    /// <summary>Sends one inline command and returns the start of the reply.</summary>
+    private async Task<string> SendAsync(string command)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync("127.0.0.1", Port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(command + "\r\n"));
+        var buffer = new byte[4096];
+        var read = await stream.ReadAsync(buffer);
+        return Encoding.ASCII.GetString(buffer, 0, read);
     }
 
     private void RequireOwned()
