@@ -34,10 +34,13 @@ USER $APP_UID
 # Tiered PGO off and no call-counting delay: with ReadyToRun this reached 80 % of its steady rate
 # within 5 s on one core, against 20 s or more with the runtime's defaults. Steady throughput is
 # about a tenth lower; set DOTNET_TieredPGO=1 where pods rarely start under load.
+# A 16 MiB gen0 budget: the parser's short-lived objects then start a third as many collections, each
+# of which pauses the proxy; peak RSS stayed within a few MB of the default (docs/benchmarks.md).
 ENV ASPNETCORE_ENVIRONMENT=Production \
     DOTNET_NOLOGO=1 \
     DOTNET_TieredPGO=0 \
     DOTNET_TC_CallCountingDelayMs=0 \
+    DOTNET_GCgen0size=0x1000000 \
     Kestrel__Endpoints__Proxy__Url=http://0.0.0.0:8080 \
     Kestrel__Endpoints__Management__Url=http://0.0.0.0:8081
 

@@ -48,6 +48,22 @@ LABELS = {
 }
 
 
+def image_gc_environment():
+    """Returns the DOTNET_GC* variables the Dockerfile sets, so the gateways run with the image's collector settings.
+
+    The image's tiering settings (DOTNET_TieredPGO, DOTNET_TC_CallCountingDelayMs) are left out: they trade
+    steady throughput for a fast start, and bench/coldstart.py measures them.
+    """
+    environment = {}
+    with open(os.path.join(ROOT, "Dockerfile"), encoding="utf-8") as dockerfile:
+        for line in dockerfile:
+            for word in line.replace("\\", " ").split():
+                name, _, value = word.partition("=")
+                if name.startswith("DOTNET_GC") and value:
+                    environment[name] = value
+    return environment
+
+
 def log(message):
     print(message, file=sys.stderr, flush=True)
 
@@ -248,6 +264,8 @@ def main():
     if args.baseline_ref:
         targets.append("gateway-before")
         LABELS["gateway-before"] = f"(f) WootricGateway at {args.baseline_ref}, tap on, in memory"
+    gc_environment = image_gc_environment()
+    log("gateways run with the image's collector settings: " + (", ".join(f"{k}={v}" for k, v in gc_environment.items()) or "none"))
     work = tempfile.mkdtemp(prefix="wootric-gateway-bench-")
     baseline_tree = None
     processes = {}
@@ -295,7 +313,8 @@ def main():
                        Kestrel__Endpoints__Proxy__Url=f"http://127.0.0.1:{PORTS[name]}",
                        Kestrel__Endpoints__Management__Url=f"http://127.0.0.1:{PORTS['management-' + name.split('-')[1]]}",
                        Upstream__Address=upstream_url,
-                       Logging__LogLevel__Default="Warning")
+                       Logging__LogLevel__Default="Warning",
+                       **gc_environment)
             if redis:
                 env["Redis__Configuration"] = f"127.0.0.1:{PORTS['redis']}"
             processes[name] = start(["dotnet", os.path.join(work, build, "WootricGateway.dll")], env=env, cpus=proxy_cpus)
@@ -305,25 +324,32 @@ def main():
 
         results = {}
         paced = {}
+        served = {}
+
+        def measure(target, body, duration, delay_ms=0):
+            """Runs wrk against one target and counts what it served, warm-up included, for the per-request GC figures."""
+            result = run_wrk(PORTS["upstream" if target == "direct" else target], body, duration, args.connections, args.threads,
+                             load_cpus, delay_ms)
+            served[target] = served.get(target, 0) + result["requests"]
+            return result
+
         for body_name in args.bodies.split(","):
             body = bodies[body_name]
             log(f"body {body_name} ({body['bytes']} bytes on the wire): warm-up {args.warmup} s per target")
             for target in targets:
-                run_wrk(PORTS["upstream" if target == "direct" else target], body, args.warmup, args.connections, args.threads, load_cpus)
+                measure(target, body, args.warmup)
             for round_index in range(args.rounds):
                 for target in rotated(targets, round_index):
                     pids = process_tree(processes[target].pid) if target != "direct" else []
                     before = cpu_seconds(pids)
-                    result = run_wrk(PORTS["upstream" if target == "direct" else target], body, args.duration, args.connections,
-                                     args.threads, load_cpus)
+                    result = measure(target, body, args.duration)
                     result["cpu_us"] = (cpu_seconds(pids) - before) * 1e6 / result["requests"] if pids and result["requests"] else None
                     results.setdefault((body_name, target), []).append(result)
                     log(f"  round {round_index + 1} {target}: {result['rps']:.0f} req/s, p50 {result['p50_ms']:.2f} ms, errors {result['errors']}")
             if args.paced_delay_ms > 0:
                 for round_index in range(args.rounds):
                     for target in rotated(targets, round_index):
-                        result = run_wrk(PORTS["upstream" if target == "direct" else target], body, args.duration, args.connections,
-                                         args.threads, load_cpus, args.paced_delay_ms)
+                        result = measure(target, body, args.duration, args.paced_delay_ms)
                         paced.setdefault((body_name, target), []).append(result)
                         log(f"  paced round {round_index + 1} {target}: {result['rps']:.0f} req/s, p50 {result['p50_ms']:.2f} ms, "
                             f"p99 {result['p99_ms']:.2f} ms")
@@ -333,6 +359,7 @@ def main():
         if paced:
             table += render_paced(paced, args, targets)
         table += tap_outcomes(targets)
+        table += gc_summary(targets, served)
         print(table)
         if args.output:
             with open(args.output, "w") as handle:
@@ -353,27 +380,61 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
 
+def gateway_metrics(target):
+    """Returns a gateway's /metrics text, or the error that kept it from being read."""
+    import urllib.request
+    port = PORTS["management-" + target.split("-")[1]]
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            return response.read().decode(), None
+    except OSError as error:
+        return None, error
+
+
+def metric_sums(text, prefix, label=None):
+    """Sums the samples whose line starts with prefix, by the value of label when one is given."""
+    sums = {}
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            key = line.split(f'{label}="', 1)[1].split('"', 1)[0] if label else None
+            sums[key] = sums.get(key, 0) + float(line.rsplit(" ", 1)[1])
+    return sums
+
+
 def tap_outcomes(targets):
     """Reads each gateway's tap counters, so the table shows whether the tap kept up or dropped captures."""
-    import urllib.request
     lines = ["", "Tap outcomes over the whole run (wootric_gateway_tap_requests_total by outcome):", ""]
     for target in targets:
         if not target.startswith("gateway-"):
             continue
-        port = PORTS["management-" + target.split("-")[1]]
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-                text = response.read().decode()
-        except OSError as error:
+        text, error = gateway_metrics(target)
+        if text is None:
             lines.append(f"- {LABELS[target]}: metrics unavailable ({error})")
             continue
-        counts = {}
-        for line in text.splitlines():
-            if line.startswith("wootric_gateway_tap_requests_total{"):
-                outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
-                counts[outcome] = counts.get(outcome, 0) + float(line.rsplit(" ", 1)[1])
+        counts = metric_sums(text, "wootric_gateway_tap_requests_total{", "outcome")
         summary = ", ".join(f"{name} {value:.0f}" for name, value in sorted(counts.items()))
         lines.append(f"- {LABELS[target]}: {summary}")
+    return "\n".join(lines) + "\n"
+
+
+def gc_summary(targets, served):
+    """Each gateway's garbage collection over the whole run, from the runtime's counters on /metrics: what it
+    allocated per request served (warm-up included), how many collections of each generation, and their pauses."""
+    lines = ["", "Garbage collection over the whole run (system_runtime_dotnet_gc_* on each gateway's /metrics):", ""]
+    for target in targets:
+        if not target.startswith("gateway-"):
+            continue
+        text, error = gateway_metrics(target)
+        if text is None or not served.get(target):
+            lines.append(f"- {LABELS[target]}: metrics unavailable ({error})")
+            continue
+        allocated = sum(metric_sums(text, "system_runtime_dotnet_gc_heap_total_allocated").values())
+        collections = metric_sums(text, "system_runtime_dotnet_gc_collections{", "gc_heap_generation")
+        pause = sum(metric_sums(text, "system_runtime_dotnet_gc_pause_time").values())
+        requests = served[target]
+        lines.append(f"- {LABELS[target]}: {allocated / requests / 1024:.1f} KB allocated per request over {requests} requests; "
+                     f"collections gen0 {collections.get('gen0', 0):.0f}, gen1 {collections.get('gen1', 0):.0f}, "
+                     f"gen2 {collections.get('gen2', 0):.0f}; pauses {pause:.2f} s in all, {pause * 1e6 / requests:.1f} µs per request")
     return "\n".join(lines) + "\n"
 
 
