@@ -79,18 +79,19 @@ public static class SegmentParser
             throw new JsonException("empty body");
         }
 
+        // The reader throws on an unpaired surrogate escape as soon as it compares a property name, so such
+        // a body is only checked for well-formed JSON (which takes precedence), then skipped whole.
+        if (!HasOnlyPairedSurrogateEscapes(body))
+        {
+            ReadToEnd(ref reader);
+            return new ParseResult(BodyOutcome.UnpairedSurrogateEscape, null, []);
+        }
+
         var isObject = reader.TokenType == JsonTokenType.StartObject;
         var fields = isObject ? ItemFields.Read(ref reader) : default;
 
         // The whole body must be well-formed before anything is read from it, trailing bytes included.
         ReadToEnd(ref reader);
-
-        // Reading a string throws on an unpaired surrogate escape, so such a body is skipped whole first.
-        if (!HasOnlyPairedSurrogateEscapes(body))
-        {
-            return new ParseResult(BodyOutcome.UnpairedSurrogateEscape, null, []);
-        }
-
         if (!isObject)
         {
             return new ParseResult(BodyOutcome.NotAnObject, null, []);

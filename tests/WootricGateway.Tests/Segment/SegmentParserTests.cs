@@ -271,6 +271,11 @@ public sealed class SegmentParserTests
     [InlineData("/v1/identify", "[1,2]", BodyOutcome.NotAnObject)]
     [InlineData("/v1/batch", "{\"batch\":{}}", BodyOutcome.MissingBatch)]
     [InlineData("/v1/batch", "{}", BodyOutcome.MissingBatch)]
+    [InlineData("/v1/i", "{\"trait\\ud800s\":{\"email\":\"a@example.test\"},\"userId\":\"u1\"}", BodyOutcome.UnpairedSurrogateEscape)]
+    [InlineData("/v1/identify", "{\"userId\":\"u1\",\"writeKe\\udc00y\":\"wk\"}", BodyOutcome.UnpairedSurrogateEscape)]
+    [InlineData("/v1/p", "[\"\\ud800\"]", BodyOutcome.UnpairedSurrogateEscape)]
+    [InlineData("/v1/i", "{\"typ\\ud800e\":\"page\",\"userId\":7,\"n", BodyOutcome.InvalidJson)]
+    [InlineData("/v1/batch", "{\"bat\\ud800ch\":[]}", BodyOutcome.UnpairedSurrogateEscape)]
     public void Parse_BadBodiesReportOutcome(string path, string body, BodyOutcome expected)
     {
         var result = Parse(path, body);
