@@ -418,8 +418,8 @@ def tap_outcomes(targets):
 
 
 def gc_summary(targets, served):
-    """Each gateway's garbage collection over the whole run, from the runtime's counters on /metrics: what it
-    allocated per request served (warm-up included), how many collections of each generation, and their pauses."""
+    """Summarizes each gateway's garbage collection over the whole run from the runtime's counters on /metrics:
+    bytes allocated per request served (warm-up included), collections of each generation, and their pauses."""
     lines = ["", "Garbage collection over the whole run (system_runtime_dotnet_gc_* on each gateway's /metrics):", ""]
     for target in targets:
         if not target.startswith("gateway-"):

@@ -105,10 +105,10 @@ public static class SegmentParser
     }
 
     /// <summary>
-    /// Reads a batch envelope in one forward pass, one event at a time; only an identify's traits are
-    /// parsed, each into a small document of its own. A 500 KB batch therefore never needs a contiguous
-    /// copy or a metadata table on the large-object heap. The envelope's <c>writeKey</c> and <c>context</c> may follow the batch, so they
-    /// are applied to the events once the pass is done.
+    /// Reads a batch envelope in one forward pass, one event at a time. Only an identify's traits are
+    /// parsed, each into a small document of its own, so a 500 KB batch never needs a contiguous copy or
+    /// a metadata table on the large-object heap. The envelope's <c>writeKey</c> and <c>context</c> may
+    /// follow the batch, so they are applied to the events once the pass is done.
     /// </summary>
     private static ParseResult ParseBatch(ReadOnlySequence<byte> body, string? headerWriteKey, DateTimeOffset receivedAt, int maxDepth)
     {

@@ -8,7 +8,7 @@ namespace WootricGateway.Tests.State;
 
 /// <summary>
 /// Message ids are marked by one script on a single Redis server and key by key on Redis Cluster, where the
-/// script's keys lie in different slots. Both must give the same answers and leave the same keys.
+/// script's keys lie in different slots. Both must return the same flags and leave the same keys.
 /// </summary>
 public sealed class RedisMessageDeduplicatorTests
 {

@@ -48,7 +48,7 @@ internal sealed class RedisServer : IAsyncDisposable
 
     /// <summary>
     /// Starts an owned <c>redis-server</c> as a one-node Redis Cluster that serves every slot, so clients
-    /// talk to it in cluster mode and multi-key commands over several slots are refused as on any cluster.
+    /// talk to it in cluster mode and multi-key commands over several slots are rejected as on any cluster.
     /// </summary>
     public static async Task<RedisServer> StartClusterAsync()
     {
@@ -179,7 +179,7 @@ internal sealed class RedisServer : IAsyncDisposable
         var assigned = await SendAsync("CLUSTER ADDSLOTSRANGE 0 16383");
         if (!assigned.StartsWith("+OK", StringComparison.Ordinal))
         {
-            throw new InvalidOperationException($"redis-server on port {Port} refused the slots: {assigned.Trim()}");
+            throw new InvalidOperationException($"redis-server on port {Port} rejected CLUSTER ADDSLOTSRANGE: {assigned.Trim()}");
         }
 
         var deadline = Stopwatch.StartNew();

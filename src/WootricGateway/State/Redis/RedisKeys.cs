@@ -11,8 +11,8 @@ namespace WootricGateway.State.Redis;
 /// Redis Cluster slot, and no email or id appears in a key name.
 /// </summary>
 /// <remarks>
-/// The hashed keys are built as UTF-8 bytes in one array: the tap asks for a message key per event and a
-/// state key per user, and building them from strings cost four strings and a byte array each.
+/// The hashed keys are built as UTF-8 bytes in one array, because the tap needs a message key per event
+/// and a state key per user, and building them from strings cost four strings and a byte array each.
 /// The names are part of the stored data, so they must not change from one version to the next.
 /// </remarks>
 public sealed class RedisKeys(string prefix)

@@ -7,8 +7,8 @@ namespace WootricGateway.State.Redis;
 /// <remarks>
 /// A request's ids are marked by one script call, which costs one command and one reply instead of a
 /// command, a task and a reply per id. Each id's key has its own hash tag, so on Redis Cluster the keys
-/// of one call lie in different slots and the script is refused; the deduplicator then marks ids one
-/// command each from that call on.
+/// of one call lie in different slots and the script is rejected. From then on the deduplicator marks
+/// ids one command each.
 /// </remarks>
 internal sealed class RedisMessageDeduplicator(RedisConnection redis, IOptions<RedisOptions> options) : IMessageDeduplicator
 {
@@ -25,7 +25,7 @@ internal sealed class RedisMessageDeduplicator(RedisConnection redis, IOptions<R
     private readonly long _windowMilliseconds = (long)options.Value.DeduplicationWindow.TotalMilliseconds;
     private volatile bool _keyByKey;
 
-    /// <summary>True once the server refused a script over keys in several slots (Redis Cluster).</summary>
+    /// <summary>True once a script over keys in several slots was rejected (Redis Cluster).</summary>
     internal bool MarksKeyByKey => _keyByKey;
 
     public async ValueTask<bool[]> TryMarkManyAsync(IReadOnlyList<(string Scope, string MessageId)> ids, CancellationToken cancellationToken)
@@ -51,7 +51,7 @@ internal sealed class RedisMessageDeduplicator(RedisConnection redis, IOptions<R
             }
             catch (Exception exception) when (IsCrossSlot(exception))
             {
-                // Refused before it ran, so no key was set.
+                // Rejected before it ran, so no key was set.
                 _keyByKey = true;
             }
         }
@@ -74,8 +74,8 @@ internal sealed class RedisMessageDeduplicator(RedisConnection redis, IOptions<R
     }
 
     /// <summary>
-    /// StackExchange.Redis refuses a multi-key command over several slots itself when it knows it talks to a
-    /// cluster; a cluster node (or a proxy in front of one) answers CROSSSLOT.
+    /// Returns true for a rejected multi-slot command. StackExchange.Redis raises RedisCommandException itself
+    /// once it has detected a cluster, and a cluster node (or a proxy in front of one) replies CROSSSLOT.
     /// </summary>
     private static bool IsCrossSlot(Exception exception) =>
         exception is RedisCommandException
