@@ -97,7 +97,7 @@ public static class SegmentParser
             return new ParseResult(BodyOutcome.NotAnObject, null, []);
         }
 
-        var writeKey = headerWriteKey ?? fields.WriteKey.ReadString(body);
+        var writeKey = headerWriteKey ?? fields.WriteKey.ReadString(body, maxDepth);
         var events = new List<SegmentEvent>(1);
         var skipped = new List<SkippedEvents>();
         Emit(in fields, body, maxDepth, route.ImpliedType, writeKey, events, skipped);
@@ -260,10 +260,10 @@ public static class SegmentParser
             return;
         }
 
-        var userId = fields.UserId.ReadId(body);
-        var anonymousId = fields.AnonymousId.ReadId(body);
-        var messageId = fields.MessageId.ReadString(body);
-        var timestamp = fields.Timestamp.ReadTimestamp(body);
+        var userId = fields.UserId.ReadId(body, maxDepth);
+        var anonymousId = fields.AnonymousId.ReadId(body, maxDepth);
+        var messageId = fields.MessageId.ReadString(body, maxDepth);
+        var timestamp = fields.Timestamp.ReadTimestamp(body, maxDepth);
         if (type == SegmentEventType.Identify)
         {
             var own = fields.Traits.IsObject(body) ? fields.Traits.ParseOwned(body, maxDepth) : default;
@@ -287,12 +287,12 @@ public static class SegmentParser
             UserId = userId,
             AnonymousId = anonymousId,
             Timestamp = timestamp,
-            Url = fields.Properties.Property(body, maxDepth, "url"u8).ReadString(body) is { Length: > 0 } url
+            Url = fields.Properties.Property(body, maxDepth, "url"u8).ReadString(body, maxDepth) is { Length: > 0 } url
                 ? url
-                : fields.Context.Property(body, maxDepth, "page"u8).Property(body, maxDepth, "url"u8).ReadString(body) is { Length: > 0 } contextUrl
+                : fields.Context.Property(body, maxDepth, "page"u8).Property(body, maxDepth, "url"u8).ReadString(body, maxDepth) is { Length: > 0 } contextUrl
                     ? contextUrl
                     : null,
-            Name = fields.Name.ReadString(body),
+            Name = fields.Name.ReadString(body, maxDepth),
         });
     }
 
@@ -315,72 +315,95 @@ public static class SegmentParser
         public ValueRange Properties;
         public ValueRange WriteKey;
 
+        /// <summary>The properties an event is read for; <see cref="None"/> for any other name.</summary>
+        private enum Field
+        {
+            None,
+            Type,
+            UserId,
+            AnonymousId,
+            MessageId,
+            Timestamp,
+            Name,
+            Traits,
+            Context,
+            Properties,
+            WriteKey,
+        }
+
         /// <summary>Reads the object the reader is on (its start token) up to and including its end.</summary>
         public static ItemFields Read(ref Utf8JsonReader reader)
         {
             var fields = new ItemFields();
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (reader.ValueTextEquals("type"u8))
+                var field = FieldOf(ref reader);
+                reader.Read();
+                if (field == Field.Type)
                 {
-                    reader.Read();
                     fields.TypeToken = reader.TokenType;
                     fields.Type = reader.TokenType == JsonTokenType.String ? TypeOf(ref reader) : SegmentEventType.Other;
                     reader.Skip();
                 }
-                else if (reader.ValueTextEquals("userId"u8))
+                else if (field == Field.None)
                 {
-                    reader.Read();
-                    fields.UserId = ValueRange.Skip(ref reader);
-                }
-                else if (reader.ValueTextEquals("anonymousId"u8))
-                {
-                    reader.Read();
-                    fields.AnonymousId = ValueRange.Skip(ref reader);
-                }
-                else if (reader.ValueTextEquals("messageId"u8))
-                {
-                    reader.Read();
-                    fields.MessageId = ValueRange.Skip(ref reader);
-                }
-                else if (reader.ValueTextEquals("timestamp"u8))
-                {
-                    reader.Read();
-                    fields.Timestamp = ValueRange.Skip(ref reader);
-                }
-                else if (reader.ValueTextEquals("name"u8))
-                {
-                    reader.Read();
-                    fields.Name = ValueRange.Skip(ref reader);
-                }
-                else if (reader.ValueTextEquals("traits"u8))
-                {
-                    reader.Read();
-                    fields.Traits = ValueRange.Skip(ref reader);
-                }
-                else if (reader.ValueTextEquals("context"u8))
-                {
-                    reader.Read();
-                    fields.Context = ValueRange.Skip(ref reader);
-                }
-                else if (reader.ValueTextEquals("properties"u8))
-                {
-                    reader.Read();
-                    fields.Properties = ValueRange.Skip(ref reader);
-                }
-                else if (reader.ValueTextEquals("writeKey"u8))
-                {
-                    reader.Read();
-                    fields.WriteKey = ValueRange.Skip(ref reader);
+                    reader.Skip();
                 }
                 else
                 {
-                    reader.Read();
-                    reader.Skip();
+                    fields.Set(field, ValueRange.Skip(ref reader));
                 }
             }
 
             return fields;
+        }
+
+        private static Field FieldOf(ref Utf8JsonReader reader) =>
+            reader.ValueTextEquals("type"u8) ? Field.Type
+            : reader.ValueTextEquals("userId"u8) ? Field.UserId
+            : reader.ValueTextEquals("anonymousId"u8) ? Field.AnonymousId
+            : reader.ValueTextEquals("messageId"u8) ? Field.MessageId
+            : reader.ValueTextEquals("timestamp"u8) ? Field.Timestamp
+            : reader.ValueTextEquals("name"u8) ? Field.Name
+            : reader.ValueTextEquals("traits"u8) ? Field.Traits
+            : reader.ValueTextEquals("context"u8) ? Field.Context
+            : reader.ValueTextEquals("properties"u8) ? Field.Properties
+            : reader.ValueTextEquals("writeKey"u8) ? Field.WriteKey
+            : Field.None;
+
+        /// <summary>Remembers where a value lies; a repeated name replaces the earlier one.</summary>
+        private void Set(Field field, ValueRange value)
+        {
+            switch (field)
+            {
+                case Field.UserId:
+                    UserId = value;
+                    break;
+                case Field.AnonymousId:
+                    AnonymousId = value;
+                    break;
+                case Field.MessageId:
+                    MessageId = value;
+                    break;
+                case Field.Timestamp:
+                    Timestamp = value;
+                    break;
+                case Field.Name:
+                    Name = value;
+                    break;
+                case Field.Traits:
+                    Traits = value;
+                    break;
+                case Field.Context:
+                    Context = value;
+                    break;
+                case Field.Properties:
+                    Properties = value;
+                    break;
+                case Field.WriteKey:
+                    WriteKey = value;
+                    break;
+            }
         }
     }
 
@@ -501,26 +524,26 @@ public static class SegmentParser
         }
 
         /// <summary>Reads the value as <see cref="StringOf"/> does; null when there was none.</summary>
-        public string? ReadString(ReadOnlySequence<byte> body)
+        public string? ReadString(ReadOnlySequence<byte> body, int maxDepth)
         {
             if (Length == 0)
             {
                 return null;
             }
 
-            var reader = ReaderAtValue(body, maxDepth: 0);
+            var reader = ReaderAtValue(body, maxDepth);
             return StringOf(ref reader);
         }
 
         /// <summary>Reads the value as <see cref="IdOf"/> does; null when there was none.</summary>
-        public string? ReadId(ReadOnlySequence<byte> body)
+        public string? ReadId(ReadOnlySequence<byte> body, int maxDepth)
         {
             if (Length == 0)
             {
                 return null;
             }
 
-            var reader = ReaderAtValue(body, maxDepth: 0);
+            var reader = ReaderAtValue(body, maxDepth);
             return IdOf(ref reader);
         }
 
@@ -528,14 +551,14 @@ public static class SegmentParser
         /// Reads a string value as <see cref="ParseTimestamp"/> would from its text, through a buffer on the
         /// stack rather than a string; null when there was none, it is not a string, or it does not parse.
         /// </summary>
-        public DateTimeOffset? ReadTimestamp(ReadOnlySequence<byte> body)
+        public DateTimeOffset? ReadTimestamp(ReadOnlySequence<byte> body, int maxDepth)
         {
             if (Length == 0)
             {
                 return null;
             }
 
-            var reader = ReaderAtValue(body, maxDepth: 0);
+            var reader = ReaderAtValue(body, maxDepth);
             if (reader.TokenType != JsonTokenType.String)
             {
                 return null;
@@ -555,7 +578,10 @@ public static class SegmentParser
                 : null;
         }
 
-        /// <summary>Creates a reader over the value alone, positioned on its first token; 0 keeps the reader's default depth.</summary>
+        /// <summary>
+        /// Creates a reader over the value alone, positioned on its first token. It takes the body's depth
+        /// limit, since a value that is skipped may be nested as deep as the body allows.
+        /// </summary>
         private Utf8JsonReader ReaderAtValue(ReadOnlySequence<byte> body, int maxDepth)
         {
             var reader = new Utf8JsonReader(body.Slice(Start, Length), new JsonReaderOptions { MaxDepth = maxDepth });

@@ -292,6 +292,28 @@ public sealed class SegmentParserTests
         Assert.Equal(BodyOutcome.InvalidJson, Parse("/v1/identify", body).Outcome);
     }
 
+    /// <summary>A depth limit above the reader's default of 64 also holds for values read on their own.</summary>
+    [Theory]
+    [InlineData("userId")]
+    [InlineData("messageId")]
+    [InlineData("name")]
+    [InlineData("timestamp")]
+    [InlineData("writeKey")]
+    public void Parse_DeepValueWithinRaisedLimit(string field)
+    {
+        var deep = string.Concat(Enumerable.Repeat("[", 97)) + new string(']', 97);
+        var single = "{\"userId\":\"u1\",\"" + field + "\":" + deep + ",\"properties\":{\"url\":" + deep + "},\"context\":{\"page\":{\"url\":" + deep + "}}}";
+        var batch = "{\"batch\":[{\"type\":\"page\",\"userId\":\"u1\",\"name\":\"ok\"},{\"type\":\"page\"," + single[1..] + "]}";
+
+        var singleResult = SegmentParser.Parse(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(single)), SegmentRoutes.Classify("/v1/p"), null, ReceivedAt, maxDepth: 200);
+        var batchResult = SegmentParser.Parse(new ReadOnlySequence<byte>(Encoding.UTF8.GetBytes(batch)), SegmentRoutes.Classify("/v1/batch"), null, ReceivedAt, maxDepth: 200);
+
+        Assert.Equal(BodyOutcome.Parsed, singleResult.Outcome);
+        Assert.Null(Assert.IsType<PageEvent>(Assert.Single(singleResult.Batch!.Events)).Url);
+        Assert.Equal(BodyOutcome.Parsed, batchResult.Outcome);
+        Assert.Equal(2, batchResult.Batch!.Events.Count);
+    }
+
     [Fact]
     public void Parse_InvalidUtf8IsInvalidJson()
     {
