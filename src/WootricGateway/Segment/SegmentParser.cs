@@ -105,14 +105,13 @@ public static class SegmentParser
     }
 
     /// <summary>
-    /// Reads a batch envelope in one forward pass, one event at a time. Only an identify's traits are
+    /// Reads a batch envelope in one forward pass, one event at a time. Only traits objects are
     /// parsed, each into a small document of its own, so a 500 KB batch never needs a contiguous copy or
     /// a metadata table on the large-object heap. The envelope's <c>writeKey</c> and <c>context</c> may
     /// follow the batch, so they are applied to the events once the pass is done.
     /// </summary>
     private static ParseResult ParseBatch(ReadOnlySequence<byte> body, string? headerWriteKey, DateTimeOffset receivedAt, int maxDepth)
     {
-        var options = new JsonDocumentOptions { MaxDepth = maxDepth };
         var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = maxDepth });
         if (!reader.Read())
         {
@@ -139,62 +138,54 @@ public static class SegmentParser
         var sawBatch = false;
         var batchIsArray = false;
         string? bodyWriteKey = null;
-        JsonDocument? envelope = null;
-        try
+        ValueRange envelope = default;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            // Duplicate names resolve as JsonDocument does: the last one wins.
+            if (reader.ValueTextEquals("batch"u8))
             {
-                // Duplicate names resolve as JsonDocument does: the last one wins.
-                if (reader.ValueTextEquals("batch"u8))
+                reader.Read();
+                sawBatch = true;
+                events.Clear();
+                skipped.Clear();
+                batchIsArray = reader.TokenType == JsonTokenType.StartArray;
+                if (batchIsArray)
                 {
-                    reader.Read();
-                    sawBatch = true;
-                    events.Clear();
-                    skipped.Clear();
-                    batchIsArray = reader.TokenType == JsonTokenType.StartArray;
-                    if (batchIsArray)
-                    {
-                        ReadBatchItems(ref reader, body, maxDepth, headerWriteKey, events, skipped);
-                    }
-                    else
-                    {
-                        reader.Skip();
-                    }
-                }
-                else if (reader.ValueTextEquals("writeKey"u8))
-                {
-                    reader.Read();
-                    bodyWriteKey = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                    reader.Skip();
-                }
-                else if (reader.ValueTextEquals("context"u8))
-                {
-                    reader.Read();
-                    envelope?.Dispose();
-                    envelope = ParseValue(ref reader, body, options);
+                    ReadBatchItems(ref reader, body, maxDepth, headerWriteKey, events, skipped);
                 }
                 else
                 {
-                    reader.Read();
                     reader.Skip();
                 }
             }
-
-            // The whole body must be well-formed, as it would be for JsonDocument, trailing bytes included.
-            ReadToEnd(ref reader);
-            if (!sawBatch || !batchIsArray)
+            else if (reader.ValueTextEquals("writeKey"u8))
             {
-                return new ParseResult(BodyOutcome.MissingBatch, null, []);
+                reader.Read();
+                bodyWriteKey = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                reader.Skip();
             }
+            else if (reader.ValueTextEquals("context"u8))
+            {
+                reader.Read();
+                envelope = ValueRange.Skip(ref reader);
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
 
-            var writeKey = headerWriteKey ?? bodyWriteKey;
-            ApplyEnvelope(events, envelope?.RootElement ?? default, headerWriteKey is null ? writeKey : null);
-            return new ParseResult(BodyOutcome.Parsed, new TappedBatch(writeKey, events, receivedAt), skipped);
-        }
-        finally
+        // The whole body must be well-formed, as it would be for JsonDocument, trailing bytes included.
+        ReadToEnd(ref reader);
+        if (!sawBatch || !batchIsArray)
         {
-            envelope?.Dispose();
+            return new ParseResult(BodyOutcome.MissingBatch, null, []);
         }
+
+        var writeKey = headerWriteKey ?? bodyWriteKey;
+        ApplyEnvelope(events, body, maxDepth, envelope, headerWriteKey is null ? writeKey : null);
+        return new ParseResult(BodyOutcome.Parsed, new TappedBatch(writeKey, events, receivedAt), skipped);
     }
 
     private static void ReadBatchItems(
@@ -266,8 +257,8 @@ public static class SegmentParser
         var timestamp = fields.Timestamp.ReadTimestamp(body, maxDepth);
         if (type == SegmentEventType.Identify)
         {
-            var own = fields.Traits.IsObject(body) ? fields.Traits.ParseOwned(body, maxDepth) : default;
-            var contextTraits = fields.Context.Property(body, maxDepth, "traits"u8);
+            var own = fields.Traits.ParseObject(body, maxDepth) ?? default;
+            var contextTraits = fields.Context.Property(body, maxDepth, "traits"u8).ParseObject(body, maxDepth);
             events.Add(new IdentifyEvent
             {
                 WriteKey = writeKey,
@@ -275,7 +266,7 @@ public static class SegmentParser
                 UserId = userId,
                 AnonymousId = anonymousId,
                 Timestamp = timestamp,
-                Traits = contextTraits.IsObject(body) ? MergeValues(contextTraits.ParseOwned(body, maxDepth), own) : ListValues(own),
+                Traits = contextTraits is { } shared ? MergeValues(shared, own) : ListValues(own),
             });
             return;
         }
@@ -287,18 +278,15 @@ public static class SegmentParser
             UserId = userId,
             AnonymousId = anonymousId,
             Timestamp = timestamp,
-            Url = fields.Properties.Property(body, maxDepth, "url"u8).ReadString(body, maxDepth) is { Length: > 0 } url
-                ? url
-                : fields.Context.Property(body, maxDepth, "page"u8).Property(body, maxDepth, "url"u8).ReadString(body, maxDepth) is { Length: > 0 } contextUrl
-                    ? contextUrl
-                    : null,
+            Url = NonEmpty(fields.Properties.Property(body, maxDepth, "url"u8).ReadString(body, maxDepth))
+                ?? PageUrlOf(body, maxDepth, fields.Context),
             Name = fields.Name.ReadString(body, maxDepth),
         });
     }
 
     /// <summary>
     /// Where one event's fields lie in the body, read in a single pass of the reader. Only the type is
-    /// read as it passes; the rest is remembered by position. Duplicate names resolve as JsonDocument
+    /// read as it passes, and the rest is remembered by position. Duplicate names resolve as JsonDocument
     /// does: the last one wins.
     /// </summary>
     private struct ItemFields
@@ -371,7 +359,7 @@ public static class SegmentParser
             : reader.ValueTextEquals("writeKey"u8) ? Field.WriteKey
             : Field.None;
 
-        /// <summary>Remembers where a value lies; a repeated name replaces the earlier one.</summary>
+        /// <summary>Remembers where a value lies. A repeated name replaces the earlier one.</summary>
         private void Set(Field field, ValueRange value)
         {
             switch (field)
@@ -474,22 +462,24 @@ public static class SegmentParser
             return new ValueRange(start, reader.BytesConsumed - start);
         }
 
-        /// <summary>True when the value is an object.</summary>
-        public bool IsObject(ReadOnlySequence<byte> body) => Length > 0 && body.Slice(Start, 1).FirstSpan[0] == (byte)'{';
-
         /// <summary>
-        /// Parses the value into a document of its own that needs no disposing (nothing is rented), so its
-        /// elements can outlive the body: one copy of the value's bytes and its metadata.
+        /// Parses the value, when it is an object, into a document of its own that needs no disposing
+        /// (nothing is rented), so its elements can outlive the body. Returns null for any other value.
         /// </summary>
-        public JsonElement ParseOwned(ReadOnlySequence<byte> body, int maxDepth)
+        public JsonElement? ParseObject(ReadOnlySequence<byte> body, int maxDepth)
         {
+            if (Length == 0 || body.Slice(Start, 1).FirstSpan[0] != (byte)'{')
+            {
+                return null;
+            }
+
             var reader = ReaderAtValue(body, maxDepth);
             return JsonElement.ParseValue(ref reader);
         }
 
         /// <summary>
         /// Returns where the value of property <paramref name="name"/> lies, when this value is an object that
-        /// has one (the last, when the name repeats, as JsonDocument resolves it); otherwise no range.
+        /// has one (the last, when the name repeats, as JsonDocument resolves it). Otherwise returns no range.
         /// </summary>
         public ValueRange Property(ReadOnlySequence<byte> body, int maxDepth, ReadOnlySpan<byte> name)
         {
@@ -549,7 +539,7 @@ public static class SegmentParser
 
         /// <summary>
         /// Reads a string value as <see cref="ParseTimestamp"/> would from its text, through a buffer on the
-        /// stack rather than a string; null when there was none, it is not a string, or it does not parse.
+        /// stack rather than a string. Returns null when there was none, it is not a string, or it does not parse.
         /// </summary>
         public DateTimeOffset? ReadTimestamp(ReadOnlySequence<byte> body, int maxDepth)
         {
@@ -590,17 +580,6 @@ public static class SegmentParser
         }
     }
 
-    /// <summary>Parses the value starting at the reader's current token into its own document and moves past it.</summary>
-    private static JsonDocument ParseValue(ref Utf8JsonReader reader, ReadOnlySequence<byte> body, JsonDocumentOptions options)
-    {
-        var start = reader.TokenStartIndex;
-        reader.Skip();
-        var value = body.Slice(start, reader.BytesConsumed - start);
-
-        // The reader already checked the depth against the whole body; the value alone is shallower.
-        return JsonDocument.Parse(value, options);
-    }
-
     private static void ReadToEnd(ref Utf8JsonReader reader)
     {
         reader.Skip();
@@ -613,11 +592,11 @@ public static class SegmentParser
     /// Applies what the envelope gives every event: its <c>context.traits</c> under each identify's own
     /// traits, its <c>context.page.url</c> to pages without a URL, and the body's write key.
     /// </summary>
-    private static void ApplyEnvelope(List<SegmentEvent> events, JsonElement envelopeContext, string? bodyWriteKey)
+    private static void ApplyEnvelope(List<SegmentEvent> events, ReadOnlySequence<byte> body, int maxDepth, ValueRange envelopeContext, string? bodyWriteKey)
     {
-        // Cloned once: every identify refers to these values after the envelope document is disposed.
-        var envelopeTraits = TraitsOf(envelopeContext)?.Clone();
-        var envelopeUrl = PageUrlOf(envelopeContext);
+        // Parsed once into a document of their own, which every identify refers to.
+        var envelopeTraits = envelopeContext.Property(body, maxDepth, "traits"u8).ParseObject(body, maxDepth);
+        var envelopeUrl = PageUrlOf(body, maxDepth, envelopeContext);
         if (envelopeTraits is null && envelopeUrl is null && bodyWriteKey is null)
         {
             return;
@@ -808,14 +787,6 @@ public static class SegmentParser
         return true;
     }
 
-    /// <summary>Returns the <c>traits</c> object of <paramref name="owner"/>, or null when it has none.</summary>
-    private static JsonElement? TraitsOf(JsonElement owner) =>
-        owner.ValueKind == JsonValueKind.Object
-            && owner.TryGetProperty("traits", out var traits)
-            && traits.ValueKind == JsonValueKind.Object
-            ? traits
-            : null;
-
     /// <summary>Returns the values of <paramref name="first"/> overridden by those of <paramref name="second"/>.</summary>
     private static List<KeyValuePair<string, JsonElement>> MergeValues(JsonElement first, JsonElement second)
     {
@@ -878,19 +849,11 @@ public static class SegmentParser
         }
     }
 
-    /// <summary>Returns <c>page.url</c> of a context object, or null.</summary>
-    private static string? PageUrlOf(JsonElement context) =>
-        context.ValueKind == JsonValueKind.Object
-            && context.TryGetProperty("page", out var page)
-            && page.ValueKind == JsonValueKind.Object
-            && GetString(page, "url") is { Length: > 0 } url
-            ? url
-            : null;
+    /// <summary>Returns <c>page.url</c> of the context object at <paramref name="context"/> when it is a non-empty string, else null.</summary>
+    private static string? PageUrlOf(ReadOnlySequence<byte> body, int maxDepth, ValueRange context) =>
+        NonEmpty(context.Property(body, maxDepth, "page"u8).Property(body, maxDepth, "url"u8).ReadString(body, maxDepth));
 
-    private static string? GetString(JsonElement owner, string name) =>
-        owner.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
-            ? value.GetString()
-            : null;
+    private static string? NonEmpty(string? text) => string.IsNullOrEmpty(text) ? null : text;
 
     private static DateTimeOffset? ParseTimestamp(string? text) =>
         text is not null && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed)

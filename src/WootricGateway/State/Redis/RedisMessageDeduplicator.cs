@@ -12,7 +12,7 @@ namespace WootricGateway.State.Redis;
 /// </remarks>
 internal sealed class RedisMessageDeduplicator(RedisConnection redis, IOptions<RedisOptions> options) : IMessageDeduplicator
 {
-    /// <summary>Sets each key that is absent, with an expiry of ARGV[1] ms; returns 1 per key set, 0 per key that existed.</summary>
+    /// <summary>Sets each absent key with an expiry of ARGV[1] ms, and returns 1 for each key it set and 0 for each key that existed.</summary>
     private const string MarkScript = """
         local marked = {}
         for i = 1, #KEYS do
