@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.IO.Compression;
+using System.IO.Hashing;
 
 namespace WootricGateway.Segment;
 
@@ -16,8 +18,18 @@ public enum DecodeOutcome
 /// Decodes the tap's copy of a request body according to <c>Content-Encoding</c> (gzip, deflate, br
 /// or none), with a cap on the decoded size so a compression bomb costs at most that much memory.
 /// </summary>
+/// <remarks>
+/// .NET's <see cref="GZipStream"/>, <see cref="ZLibStream"/> and <see cref="BrotliStream"/> end
+/// quietly when their input runs out before the end of the compressed stream, and ignore bytes
+/// after it. A cut or padded body would then be parsed as a prefix of what the client sent. So a
+/// body counts as decoded only when its stream is complete. A gzip body's last member must end in
+/// the CRC-32 and length of what it decoded to. A zlib body must end in the Adler-32 of the whole
+/// output. A Brotli stream must reach its last block, with no bytes after it.
+/// </remarks>
 public static class BodyDecoder
 {
+    private const int ChunkSize = 16 * 1024;
+
     /// <summary>
     /// Decodes <paramref name="body"/>. On <see cref="DecodeOutcome.Ok"/> the caller owns the returned
     /// buffer, which is <paramref name="body"/> itself when there is no encoding to undo.
@@ -38,60 +50,210 @@ public static class BodyDecoder
             return body.Length > maxDecodedBytes ? DecodeOutcome.TooLarge : DecodeOutcome.Ok;
         }
 
-        Func<Stream, Stream>? open = encoding.ToLowerInvariant() switch
+        var format = encoding.ToLowerInvariant() switch
         {
-            "gzip" or "x-gzip" => s => new GZipStream(s, CompressionMode.Decompress),
-            "deflate" => s => new ZLibStream(s, CompressionMode.Decompress),
-            "br" => s => new BrotliStream(s, CompressionMode.Decompress),
-            _ => null,
+            "gzip" or "x-gzip" => Format.Gzip,
+            "deflate" => Format.Zlib,
+            "br" => Format.Brotli,
+            _ => Format.None,
         };
-        if (open is null)
+        if (format == Format.None)
         {
             return DecodeOutcome.UnsupportedEncoding;
         }
 
         var buffer = new PooledSegmentBuffer(maxDecodedBytes);
-        try
-        {
-            using var source = new SequenceReadStream(body);
-            using var decoder = open(source);
-            var chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
-            try
-            {
-                int read;
-                while ((read = decoder.Read(chunk, 0, chunk.Length)) > 0)
-                {
-                    if (!buffer.TryAppend(chunk.AsSpan(0, read)))
-                    {
-                        buffer.Dispose();
-                        return DecodeOutcome.TooLarge;
-                    }
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(chunk);
-            }
-        }
-        catch (InvalidDataException)
+        var outcome = format == Format.Brotli
+            ? DecodeBrotli(body, buffer)
+            : Inflate(body, format, buffer);
+        if (outcome != DecodeOutcome.Ok)
         {
             buffer.Dispose();
-            return DecodeOutcome.Corrupt;
-        }
-        catch (IOException)
-        {
-            buffer.Dispose();
-            return DecodeOutcome.Corrupt;
-        }
-        catch (InvalidOperationException)
-        {
-            // BrotliStream (.NET 10) reports invalid input as "Decoder ran into invalid data" with this type.
-            buffer.Dispose();
-            return DecodeOutcome.Corrupt;
+            return outcome;
         }
 
         decoded = buffer.ToSequence();
         owner = buffer;
         return DecodeOutcome.Ok;
+    }
+
+    private enum Format
+    {
+        None,
+        Gzip,
+        Zlib,
+        Brotli,
+    }
+
+    private static DecodeOutcome Inflate(ReadOnlySequence<byte> body, Format format, PooledSegmentBuffer output)
+    {
+        var chunk = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        try
+        {
+            using var source = new SequenceReadStream(body);
+            using Stream decoder = format == Format.Gzip
+                ? new GZipStream(source, CompressionMode.Decompress)
+                : new ZLibStream(source, CompressionMode.Decompress);
+            int read;
+            while ((read = decoder.Read(chunk, 0, chunk.Length)) > 0)
+            {
+                if (!output.TryAppend(chunk.AsSpan(0, read)))
+                {
+                    return DecodeOutcome.TooLarge;
+                }
+            }
+        }
+        catch (InvalidDataException)
+        {
+            return DecodeOutcome.Corrupt;
+        }
+        catch (IOException)
+        {
+            return DecodeOutcome.Corrupt;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+
+        var complete = format == Format.Gzip
+            ? EndsWithGzipTrailer(body, output.ToSequence())
+            : EndsWithAdler32(body, output.ToSequence());
+        return complete ? DecodeOutcome.Ok : DecodeOutcome.Corrupt;
+    }
+
+    /// <summary>
+    /// True when the body's last 8 bytes are a gzip trailer for the end of <paramref name="decoded"/>:
+    /// the decoded size of the last member (modulo 2^32, which the decoded-size cap keeps exact)
+    /// and the CRC-32 of that many final bytes. GZipStream checks the trailer of each earlier
+    /// member as it reads past it, and throws on a mismatch.
+    /// </summary>
+    private static bool EndsWithGzipTrailer(ReadOnlySequence<byte> body, ReadOnlySequence<byte> decoded)
+    {
+        // A gzip member is at least a 10-byte header, a 2-byte empty deflate stream and the trailer.
+        if (body.Length < 20)
+        {
+            return false;
+        }
+
+        Span<byte> trailer = stackalloc byte[8];
+        body.Slice(body.Length - 8).CopyTo(trailer);
+        var expectedCrc = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+        var lastMemberLength = BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]);
+        if (lastMemberLength > decoded.Length)
+        {
+            return false;
+        }
+
+        if (lastMemberLength == 0)
+        {
+            // Eight zero bytes read as the trailer of an empty member, so zero padding after a
+            // stream, cut or whole, would pass the check below. An empty last member is accepted
+            // only in its minimal form: a header without optional fields, then an empty final block.
+            Span<byte> member = stackalloc byte[12];
+            body.Slice(body.Length - 20, 12).CopyTo(member);
+            return member[..4].SequenceEqual((ReadOnlySpan<byte>)[0x1F, 0x8B, 0x08, 0x00])
+                && member[10..].SequenceEqual((ReadOnlySpan<byte>)[0x03, 0x00])
+                && expectedCrc == 0;
+        }
+
+        var crc = new Crc32();
+        foreach (var segment in decoded.Slice(decoded.Length - lastMemberLength))
+        {
+            crc.Append(segment.Span);
+        }
+
+        return crc.GetCurrentHashAsUInt32() == expectedCrc;
+    }
+
+    /// <summary>True when the body ends in the big-endian Adler-32 of all of <paramref name="decoded"/>.</summary>
+    private static bool EndsWithAdler32(ReadOnlySequence<byte> body, ReadOnlySequence<byte> decoded)
+    {
+        // A zlib stream is at least a 2-byte header, a 2-byte empty deflate stream and the checksum.
+        if (body.Length < 8)
+        {
+            return false;
+        }
+
+        Span<byte> trailer = stackalloc byte[4];
+        body.Slice(body.Length - 4).CopyTo(trailer);
+        var adler = Adler32.Initial;
+        foreach (var segment in decoded)
+        {
+            adler = Adler32.Update(adler, segment.Span);
+        }
+
+        return adler == BinaryPrimitives.ReadUInt32BigEndian(trailer);
+    }
+
+    private static DecodeOutcome DecodeBrotli(ReadOnlySequence<byte> body, PooledSegmentBuffer output)
+    {
+        var chunk = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        using var decoder = new BrotliDecoder();
+        try
+        {
+            var finished = false;
+            foreach (var segment in body)
+            {
+                var input = segment.Span;
+                if (finished)
+                {
+                    if (!input.IsEmpty)
+                    {
+                        return DecodeOutcome.Corrupt; // bytes after the end of the stream
+                    }
+
+                    continue;
+                }
+
+                while (true)
+                {
+                    var status = decoder.Decompress(input, chunk, out var consumed, out var written);
+                    if (!output.TryAppend(chunk.AsSpan(0, written)))
+                    {
+                        return DecodeOutcome.TooLarge;
+                    }
+
+                    input = input[consumed..];
+                    if (status == OperationStatus.InvalidData)
+                    {
+                        return DecodeOutcome.Corrupt;
+                    }
+
+                    if (status == OperationStatus.Done)
+                    {
+                        if (!input.IsEmpty)
+                        {
+                            return DecodeOutcome.Corrupt;
+                        }
+
+                        finished = true;
+                        break;
+                    }
+
+                    if (status == OperationStatus.NeedMoreData)
+                    {
+                        if (input.IsEmpty)
+                        {
+                            break; // on to the next segment
+                        }
+
+                        if (consumed + written == 0)
+                        {
+                            // The decoder takes all the input it is given; one that stops taking
+                            // it would otherwise loop here, so the body counts as undecodable.
+                            return DecodeOutcome.Corrupt;
+                        }
+                    }
+                }
+            }
+
+            // Input that runs out before the stream's last block is a truncated body.
+            return finished ? DecodeOutcome.Ok : DecodeOutcome.Corrupt;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
     }
 }

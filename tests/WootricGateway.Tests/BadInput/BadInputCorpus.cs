@@ -90,6 +90,8 @@ internal static class BadInputCorpus
         "gzip-bomb" => Compress(WhitespaceBomb(), stream => new GZipStream(stream, CompressionLevel.SmallestSize)),
         "brotli-bomb" => Compress(WhitespaceBomb(), stream => new BrotliStream(stream, CompressionLevel.Optimal)),
         "deflate-bomb" => Compress(WhitespaceBomb(), stream => new ZLibStream(stream, CompressionLevel.SmallestSize)),
+        "brotli-valid-identify" => BrotliIdentify(),
+        "brotli-cut-identify" => BrotliIdentify()[..(BrotliIdentify().Length / 2)],
         "batch-1500000-bytes" => PaddedBatch(1_500_000),
         "batch-10000-events" => ManyEventBatch(10_000, identifyEvery: 1_000),
         _ => throw new InvalidDataException($"Unknown corpus generator '{name}'; see BadInputCorpus.Generate for the known names."),
@@ -104,6 +106,10 @@ internal static class BadInputCorpus
         "]}"u8.CopyTo(body.AsSpan(body.Length - 2));
         return body;
     }
+
+    /// <summary>The control identify, compressed with Brotli; no Brotli encoder is at hand to store it as a file.</summary>
+    private static byte[] BrotliIdentify() =>
+        Compress(File.ReadAllBytes(System.IO.Path.Combine(Directory, "valid-identify.json")), stream => new BrotliStream(stream, CompressionLevel.Optimal));
 
     private static byte[] Compress(byte[] data, Func<Stream, Stream> open)
     {

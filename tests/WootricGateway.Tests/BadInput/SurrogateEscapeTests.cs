@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using WootricGateway.Segment;
+using WootricGateway.Tests.Segment;
 
 namespace WootricGateway.Tests.BadInput;
 
@@ -31,14 +32,14 @@ public sealed class SurrogateEscapeTests
         var bytes = Encoding.UTF8.GetBytes("""{"a":"x\ud83d\ude00y","b":"\ud800"}""");
         for (var split = 1; split < bytes.Length; split++)
         {
-            var sequence = Segments(bytes[..split], bytes[split..]);
+            var sequence = ByteSequences.Join(bytes[..split], bytes[split..]);
             Assert.False(SegmentParser.HasOnlyPairedSurrogateEscapes(sequence), $"split at {split}");
         }
 
         var valid = Encoding.UTF8.GetBytes("""{"a":"x\ud83d\ude00y"}""");
         for (var split = 1; split < valid.Length; split++)
         {
-            Assert.True(SegmentParser.HasOnlyPairedSurrogateEscapes(Segments(valid[..split], valid[split..])), $"split at {split}");
+            Assert.True(SegmentParser.HasOnlyPairedSurrogateEscapes(ByteSequences.Join(valid[..split], valid[split..])), $"split at {split}");
         }
     }
 
@@ -51,28 +52,5 @@ public sealed class SurrogateEscapeTests
 
         Assert.Equal(BodyOutcome.UnpairedSurrogateEscape, result.Outcome);
         Assert.Null(result.Batch);
-    }
-
-    private static ReadOnlySequence<byte> Segments(byte[] first, byte[] second)
-    {
-        var start = new Segment(first, 0);
-        var end = start.Append(second);
-        return new ReadOnlySequence<byte>(start, 0, end, second.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(byte[] memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(byte[] memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
     }
 }

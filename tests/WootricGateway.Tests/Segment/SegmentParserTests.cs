@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.IO.Compression;
 using System.Text;
 using WootricGateway.Segment;
 
@@ -337,62 +336,6 @@ public sealed class SegmentParserTests
         Assert.Equal(BodyOutcome.InvalidUtf8, result.Outcome);
     }
 
-    [Fact]
-    public void Decode_GzipRoundTrip()
-    {
-        var json = "{\"batch\":[{\"type\":\"identify\",\"userId\":\"u1\"}]}";
-        var compressed = Gzip(Encoding.UTF8.GetBytes(json));
-
-        var outcome = BodyDecoder.TryDecode(new ReadOnlySequence<byte>(compressed), "gzip", 1 << 20, out var decoded, out var owner);
-
-        using (owner)
-        {
-            Assert.Equal(DecodeOutcome.Ok, outcome);
-            Assert.Equal(json, Encoding.UTF8.GetString(decoded.ToArray()));
-        }
-    }
-
-    [Fact]
-    public void Decode_TruncatedGzipNeverParses()
-    {
-        var json = "{\"batch\":[" + string.Join(',', Enumerable.Range(0, 200).Select(i => $"{{\"type\":\"identify\",\"userId\":\"u{i}\"}}")) + "]}";
-        var compressed = Gzip(Encoding.UTF8.GetBytes(json));
-
-        // GZipStream may end a truncated stream quietly or raise; either way no event may come out.
-        var outcome = BodyDecoder.TryDecode(new ReadOnlySequence<byte>(compressed[..(compressed.Length / 2)]), "gzip", 1 << 20, out var decoded, out var owner);
-
-        using (owner)
-        {
-            Assert.NotEqual(DecodeOutcome.TooLarge, outcome);
-            if (outcome == DecodeOutcome.Ok)
-            {
-                var result = SegmentParser.Parse(decoded, SegmentRoutes.Classify("/v1/batch"), null, ReceivedAt);
-                Assert.Equal(BodyOutcome.InvalidJson, result.Outcome);
-            }
-        }
-    }
-
-    [Fact]
-    public void Decode_GzipBombStopsAtCap()
-    {
-        var compressed = Gzip(new byte[50 * 1024 * 1024]);
-
-        var outcome = BodyDecoder.TryDecode(new ReadOnlySequence<byte>(compressed), "gzip", 1 << 20, out _, out var owner);
-
-        Assert.Equal(DecodeOutcome.TooLarge, outcome);
-        Assert.Null(owner);
-    }
-
-    [Theory]
-    [InlineData("gzip, gzip")]
-    [InlineData("compress")]
-    public void Decode_UnknownEncodingIsSkipped(string encoding)
-    {
-        var outcome = BodyDecoder.TryDecode(new ReadOnlySequence<byte>([1, 2, 3]), encoding, 1 << 20, out _, out _);
-
-        Assert.Equal(DecodeOutcome.UnsupportedEncoding, outcome);
-    }
-
     [Theory]
     [InlineData("Basic d2stdGVzdC0wMDAxOg==", "wk-test-0001")]
     [InlineData("Basic d2stdGVzdC0wMDAx", "wk-test-0001")]
@@ -404,16 +347,5 @@ public sealed class SegmentParserTests
     public void WriteKeys_FromBasicAuth(string? header, string? expected)
     {
         Assert.Equal(expected, WriteKeys.FromAuthorization(header));
-    }
-
-    private static byte[] Gzip(byte[] data)
-    {
-        using var output = new MemoryStream();
-        using (var gzip = new GZipStream(output, CompressionLevel.Fastest))
-        {
-            gzip.Write(data);
-        }
-
-        return output.ToArray();
     }
 }

@@ -16,12 +16,12 @@ public sealed class Utf8ValidationTests
     [InlineData(7)]
     public void SplitAtEveryOffset_AgreesWithWholeBodyCheck(int segmentSize)
     {
-        Assert.True(SegmentParser.IsValidUtf8(Split(Sample, segmentSize)));
+        Assert.True(SegmentParser.IsValidUtf8(ByteSequences.Split(Sample, segmentSize)));
         for (var cut = 1; cut < Sample.Length; cut++)
         {
             // Dropping one byte breaks a multi-byte character whenever it lands inside one.
             var broken = Sample.Take(cut - 1).Concat(Sample.Skip(cut)).ToArray();
-            Assert.Equal(System.Text.Unicode.Utf8.IsValid(broken), SegmentParser.IsValidUtf8(Split(broken, segmentSize)));
+            Assert.Equal(System.Text.Unicode.Utf8.IsValid(broken), SegmentParser.IsValidUtf8(ByteSequences.Split(broken, segmentSize)));
         }
     }
 
@@ -39,7 +39,7 @@ public sealed class Utf8ValidationTests
             }
 
             var expected = System.Text.Unicode.Utf8.IsValid(body);
-            Assert.Equal(expected, SegmentParser.IsValidUtf8(Split(body, random.Next(1, 9))));
+            Assert.Equal(expected, SegmentParser.IsValidUtf8(ByteSequences.Split(body, random.Next(1, 9))));
         }
     }
 
@@ -51,40 +51,6 @@ public sealed class Utf8ValidationTests
     {
         var body = Encoding.UTF8.GetBytes("abc").Concat(tail).ToArray();
 
-        Assert.False(SegmentParser.IsValidUtf8(Split(body, 2)));
-    }
-
-    private static ReadOnlySequence<byte> Split(byte[] data, int segmentSize)
-    {
-        if (data.Length == 0)
-        {
-            return ReadOnlySequence<byte>.Empty;
-        }
-
-        var chunks = data.Chunk(segmentSize).ToArray();
-        var first = new Chunk(chunks[0], 0);
-        var last = first;
-        foreach (var chunk in chunks.Skip(1))
-        {
-            last = last.Append(chunk);
-        }
-
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
-
-    private sealed class Chunk : ReadOnlySequenceSegment<byte>
-    {
-        public Chunk(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Chunk Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Chunk(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
+        Assert.False(SegmentParser.IsValidUtf8(ByteSequences.Split(body, 2)));
     }
 }
