@@ -39,7 +39,7 @@ public sealed class GatewayMetrics
             "outcome");
         TapEvents = factory.CreateCounter(
             "wootric_gateway_tap_events_total",
-            "Events read from tapped bodies, by event type and outcome (parsed or skipped_<reason>).",
+            "Events read from tapped bodies, by type and outcome. The parser counts each event once, as parsed or skipped_<reason>; the sync counts a parsed identify or page again if it skips it (skipped_no_user_id, skipped_duplicate, ...) or drops it (dropped_redis_unavailable).",
             "type", "outcome");
         TapCapturedBytes = factory.CreateCounter(
             "wootric_gateway_tap_captured_bytes_total",
