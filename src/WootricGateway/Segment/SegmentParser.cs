@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text.Json;
 
@@ -50,11 +51,31 @@ public static class SegmentParser
             return new ParseResult(BodyOutcome.InvalidUtf8, null, []);
         }
 
+        if (body.Length > Array.MaxLength)
+        {
+            return new ParseResult(BodyOutcome.InvalidJson, null, []);
+        }
+
+        // The scanner needs the body in one span. A captured body is held in 16 KiB segments, so it
+        // is copied into one array from the shared pool, which keeps it for the next large body.
+        byte[]? rented = null;
+        var json = body.First;
+        if (!body.IsSingleSegment)
+        {
+            rented = ArrayPool<byte>.Shared.Rent((int)body.Length);
+            body.CopyTo(rented);
+            json = rented.AsMemory(0, (int)body.Length);
+        }
+
         try
         {
+            // Building the reader's options first keeps the outcome for a depth limit it rejects (a negative one):
+            // an ArgumentException, counted as invalid JSON.
+            var options = new JsonReaderOptions { MaxDepth = maxDepth };
+            var contiguous = new ReadOnlySequence<byte>(json);
             return route.Kind == SegmentRouteKind.Batch
-                ? ParseBatch(body, headerWriteKey, receivedAt, maxDepth)
-                : ParseSingle(body, route, headerWriteKey, receivedAt, maxDepth);
+                ? ParseBatch(contiguous, headerWriteKey, receivedAt, options)
+                : ParseSingle(contiguous, route, headerWriteKey, receivedAt, options);
         }
         catch (JsonException)
         {
@@ -65,62 +86,72 @@ public static class SegmentParser
             // Raised for a MaxDepth the reader cannot take; the body is treated as unreadable.
             return new ParseResult(BodyOutcome.InvalidJson, null, []);
         }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
     }
+
+    /// <summary>The depth limit <see cref="Utf8JsonReader"/> applies for <paramref name="options"/> (0 means its default).</summary>
+    private static int EffectiveMaxDepth(JsonReaderOptions options) => options.MaxDepth == 0 ? DefaultMaxDepth : options.MaxDepth;
+
+    private const int DefaultMaxDepth = 64;
 
     /// <summary>
     /// Reads a single call in one forward pass, as a batch item is read, so that no document is built for
     /// the whole body. The path implies the type when the body has none.
     /// </summary>
-    private static ParseResult ParseSingle(ReadOnlySequence<byte> body, SegmentRoute route, string? headerWriteKey, DateTimeOffset receivedAt, int maxDepth)
+    private static ParseResult ParseSingle(ReadOnlySequence<byte> body, SegmentRoute route, string? headerWriteKey, DateTimeOffset receivedAt, JsonReaderOptions options)
     {
-        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = maxDepth });
-        if (!reader.Read())
-        {
-            throw new JsonException("empty body");
-        }
+        var maxDepth = EffectiveMaxDepth(options);
+        var json = body.FirstSpan;
+        var scanner = new JsonScanner(json, maxDepth);
 
-        // The reader throws on an unpaired surrogate escape as soon as it compares a property name, so such
-        // a body is only checked for well-formed JSON (which takes precedence), then skipped whole.
+        // Throws on an empty body, and on one that does not start like a JSON value.
+        var first = scanner.Peek();
+
+        // Reading a property name that contains an unpaired surrogate escape would throw, so such a body is
+        // only checked for well-formed JSON (which takes precedence), then skipped whole.
         if (!HasOnlyPairedSurrogateEscapes(body))
         {
-            ReadToEnd(ref reader);
+            ScanToEnd(ref scanner);
             return new ParseResult(BodyOutcome.UnpairedSurrogateEscape, null, []);
         }
 
-        var isObject = reader.TokenType == JsonTokenType.StartObject;
-        var fields = isObject ? ItemFields.Read(ref reader) : default;
-
-        // The whole body must be well-formed before anything is read from it, trailing bytes included.
-        ReadToEnd(ref reader);
-        if (!isObject)
+        if (first != (byte)'{')
         {
+            ScanToEnd(ref scanner);
             return new ParseResult(BodyOutcome.NotAnObject, null, []);
         }
 
-        var writeKey = headerWriteKey ?? fields.WriteKey.ReadString(body, maxDepth);
+        // The whole body must be well-formed before anything is read from it, trailing bytes included.
+        scanner.Open(1);
+        var fields = ItemFields.Scan(ref scanner, json, depth: 1);
+        scanner.ExpectEnd();
+
+        var writeKey = headerWriteKey ?? fields.WriteKey.ReadString(json, maxDepth);
         var events = new List<SegmentEvent>(1);
         var skipped = new List<SkippedEvents>();
-        Emit(in fields, body, maxDepth, route.ImpliedType, writeKey, events, skipped);
+        Emit(in fields, json, maxDepth, route.ImpliedType, writeKey, events, skipped);
         return new ParseResult(BodyOutcome.Parsed, new TappedBatch(writeKey, events, receivedAt), skipped);
     }
 
     /// <summary>
-    /// Reads a batch envelope in one forward pass, one event at a time. Only traits objects are
-    /// parsed, each into a small document of its own, so a 500 KB batch never needs a contiguous copy or
-    /// a metadata table on the large-object heap. The envelope's <c>writeKey</c> and <c>context</c> may
-    /// follow the batch, so they are applied to the events once the pass is done.
+    /// Reads a batch envelope in one forward pass of the scanner, one event at a time. Only traits
+    /// objects are parsed, each into a small document of its own. The envelope's <c>writeKey</c> and
+    /// <c>context</c> may follow the batch, so they are applied to the events once the pass is done.
     /// </summary>
-    private static ParseResult ParseBatch(ReadOnlySequence<byte> body, string? headerWriteKey, DateTimeOffset receivedAt, int maxDepth)
+    private static ParseResult ParseBatch(ReadOnlySequence<byte> body, string? headerWriteKey, DateTimeOffset receivedAt, JsonReaderOptions options)
     {
-        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = maxDepth });
-        if (!reader.Read())
+        var maxDepth = EffectiveMaxDepth(options);
+        var json = body.FirstSpan;
+        var scanner = new JsonScanner(json, maxDepth);
+        if (scanner.Peek() != (byte)'{')
         {
-            throw new JsonException("empty body");
-        }
-
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            ReadToEnd(ref reader);
+            ScanToEnd(ref scanner);
             return HasOnlyPairedSurrogateEscapes(body)
                 ? new ParseResult(BodyOutcome.NotAnObject, null, [])
                 : new ParseResult(BodyOutcome.UnpairedSurrogateEscape, null, []);
@@ -129,7 +160,7 @@ public static class SegmentParser
         // As for single events, but checked before the pass: its strings are read as events are parsed.
         if (!HasOnlyPairedSurrogateEscapes(body))
         {
-            ReadToEnd(ref reader);
+            ScanToEnd(ref scanner);
             return new ParseResult(BodyOutcome.UnpairedSurrogateEscape, null, []);
         }
 
@@ -137,77 +168,107 @@ public static class SegmentParser
         var skipped = new List<SkippedEvents>();
         var sawBatch = false;
         var batchIsArray = false;
-        string? bodyWriteKey = null;
+        ValueRange bodyWriteKey = default;
         ValueRange envelope = default;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        scanner.Open(1);
+        var firstMember = true;
+        while (scanner.NextMember(ref firstMember, out var name))
         {
             // Duplicate names resolve as JsonDocument does: the last one wins.
-            if (reader.ValueTextEquals("batch"u8))
+            if (NameEquals(json, name, "batch"u8))
             {
-                reader.Read();
                 sawBatch = true;
                 events.Clear();
                 skipped.Clear();
-                batchIsArray = reader.TokenType == JsonTokenType.StartArray;
+                batchIsArray = scanner.Peek() == (byte)'[';
                 if (batchIsArray)
                 {
-                    ReadBatchItems(ref reader, body, maxDepth, headerWriteKey, events, skipped);
+                    ReadBatchItems(ref scanner, json, maxDepth, headerWriteKey, events, skipped);
                 }
                 else
                 {
-                    reader.Skip();
+                    scanner.SkipValue(1);
                 }
             }
-            else if (reader.ValueTextEquals("writeKey"u8))
+            else if (NameEquals(json, name, "writeKey"u8))
             {
-                reader.Read();
-                bodyWriteKey = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                reader.Skip();
+                bodyWriteKey = ValueRange.Of(scanner.SkipValue(1));
             }
-            else if (reader.ValueTextEquals("context"u8))
+            else if (NameEquals(json, name, "context"u8))
             {
-                reader.Read();
-                envelope = ValueRange.Skip(ref reader);
+                envelope = ValueRange.Of(scanner.SkipValue(1));
             }
             else
             {
-                reader.Read();
-                reader.Skip();
+                scanner.SkipValue(1);
             }
         }
 
         // The whole body must be well-formed, as it would be for JsonDocument, trailing bytes included.
-        ReadToEnd(ref reader);
+        scanner.ExpectEnd();
         if (!sawBatch || !batchIsArray)
         {
             return new ParseResult(BodyOutcome.MissingBatch, null, []);
         }
 
-        var writeKey = headerWriteKey ?? bodyWriteKey;
-        ApplyEnvelope(events, body, maxDepth, envelope, headerWriteKey is null ? writeKey : null);
+        var writeKey = headerWriteKey ?? bodyWriteKey.ReadString(json, maxDepth);
+        ApplyEnvelope(events, json, maxDepth, envelope, headerWriteKey is null ? writeKey : null);
         return new ParseResult(BodyOutcome.Parsed, new TappedBatch(writeKey, events, receivedAt), skipped);
     }
 
+    /// <summary>Reads the items of the <c>batch</c> array the scanner is on, up to and including its end.</summary>
     private static void ReadBatchItems(
-        ref Utf8JsonReader reader,
-        ReadOnlySequence<byte> body,
+        ref JsonScanner scanner,
+        ReadOnlySpan<byte> json,
         int maxDepth,
         string? headerWriteKey,
         List<SegmentEvent> events,
         List<SkippedEvents> skipped)
     {
-        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        scanner.Open(2);
+        var firstItem = true;
+        while (scanner.NextElement(ref firstItem))
         {
-            if (reader.TokenType != JsonTokenType.StartObject)
+            if (scanner.Peek() != (byte)'{')
             {
-                reader.Skip();
+                scanner.SkipValue(2);
                 Skip(skipped, SegmentEventType.Other, "not_an_object");
                 continue;
             }
 
-            var fields = ItemFields.Read(ref reader);
-            Emit(in fields, body, maxDepth, impliedType: null, headerWriteKey, events, skipped);
+            scanner.Open(3);
+            var fields = ItemFields.Scan(ref scanner, json, depth: 3);
+            Emit(in fields, json, maxDepth, impliedType: null, headerWriteKey, events, skipped);
         }
+    }
+
+    /// <summary>Checks the rest of the body: one whole value, then nothing but whitespace.</summary>
+    private static void ScanToEnd(ref JsonScanner scanner)
+    {
+        scanner.SkipValue(0);
+        scanner.ExpectEnd();
+    }
+
+    /// <summary>
+    /// Compares a property name with <paramref name="expected"/> as <see cref="Utf8JsonReader.ValueTextEquals(ReadOnlySpan{byte})"/>
+    /// does: after decoding escapes. Names without escapes, nearly all of them, are compared byte for byte.
+    /// </summary>
+    private static bool NameEquals(ReadOnlySpan<byte> json, JsonName name, ReadOnlySpan<byte> expected)
+    {
+        if (!name.Escaped)
+        {
+            return json.Slice(name.Start, name.Length).SequenceEqual(expected);
+        }
+
+        // Decoding never makes a name longer, so one shorter than expected cannot match.
+        if (name.Length < expected.Length)
+        {
+            return false;
+        }
+
+        var reader = new Utf8JsonReader(json.Slice(name.Start - 1, name.Length + 2));
+        reader.Read();
+        return reader.ValueTextEquals(expected);
     }
 
     /// <summary>
@@ -217,7 +278,7 @@ public static class SegmentParser
     /// </summary>
     private static void Emit(
         in ItemFields fields,
-        ReadOnlySequence<byte> body,
+        ReadOnlySpan<byte> json,
         int maxDepth,
         SegmentEventType? impliedType,
         string? writeKey,
@@ -251,14 +312,14 @@ public static class SegmentParser
             return;
         }
 
-        var userId = fields.UserId.ReadId(body, maxDepth);
-        var anonymousId = fields.AnonymousId.ReadId(body, maxDepth);
-        var messageId = fields.MessageId.ReadString(body, maxDepth);
-        var timestamp = fields.Timestamp.ReadTimestamp(body, maxDepth);
+        var userId = fields.UserId.ReadId(json, maxDepth);
+        var anonymousId = fields.AnonymousId.ReadId(json, maxDepth);
+        var messageId = fields.MessageId.ReadString(json, maxDepth);
+        var timestamp = fields.Timestamp.ReadTimestamp(json, maxDepth);
         if (type == SegmentEventType.Identify)
         {
-            var own = fields.Traits.ParseObject(body, maxDepth) ?? default;
-            var contextTraits = fields.Context.Property(body, maxDepth, "traits"u8).ParseObject(body, maxDepth);
+            var own = fields.Traits.ParseObject(json, maxDepth) ?? default;
+            var contextTraits = fields.Context.Property(json, maxDepth, "traits"u8).ParseObject(json, maxDepth);
             events.Add(new IdentifyEvent
             {
                 WriteKey = writeKey,
@@ -278,9 +339,9 @@ public static class SegmentParser
             UserId = userId,
             AnonymousId = anonymousId,
             Timestamp = timestamp,
-            Url = NonEmpty(fields.Properties.Property(body, maxDepth, "url"u8).ReadString(body, maxDepth))
-                ?? PageUrlOf(body, maxDepth, fields.Context),
-            Name = fields.Name.ReadString(body, maxDepth),
+            Url = NonEmpty(fields.Properties.Property(json, maxDepth, "url"u8).ReadString(json, maxDepth))
+                ?? PageUrlOf(json, maxDepth, fields.Context),
+            Name = fields.Name.ReadString(json, maxDepth),
         });
     }
 
@@ -319,44 +380,76 @@ public static class SegmentParser
             WriteKey,
         }
 
-        /// <summary>Reads the object the reader is on (its start token) up to and including its end.</summary>
-        public static ItemFields Read(ref Utf8JsonReader reader)
+        /// <summary>
+        /// Reads the members of the object whose <c>{</c> the scanner has just consumed, up to and including
+        /// its <c>}</c>. <paramref name="depth"/> is the object's own depth.
+        /// </summary>
+        public static ItemFields Scan(ref JsonScanner scanner, ReadOnlySpan<byte> json, int depth)
         {
             var fields = new ItemFields();
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            var first = true;
+            while (scanner.NextMember(ref first, out var name))
             {
-                var field = FieldOf(ref reader);
-                reader.Read();
+                var field = FieldOf(json, name);
                 if (field == Field.Type)
                 {
-                    fields.TypeToken = reader.TokenType;
-                    fields.Type = reader.TokenType == JsonTokenType.String ? TypeOf(ref reader) : SegmentEventType.Other;
-                    reader.Skip();
+                    fields.TypeToken = TokenTypeOf(scanner.Peek());
+                    if (fields.TypeToken == JsonTokenType.String)
+                    {
+                        fields.Type = TypeOf(json, scanner.ReadString());
+                    }
+                    else
+                    {
+                        fields.Type = SegmentEventType.Other;
+                        scanner.SkipValue(depth);
+                    }
                 }
                 else if (field == Field.None)
                 {
-                    reader.Skip();
+                    scanner.SkipValue(depth);
                 }
                 else
                 {
-                    fields.Set(field, ValueRange.Skip(ref reader));
+                    fields.Set(field, ValueRange.Of(scanner.SkipValue(depth)));
                 }
             }
 
             return fields;
         }
 
-        private static Field FieldOf(ref Utf8JsonReader reader) =>
-            reader.ValueTextEquals("type"u8) ? Field.Type
-            : reader.ValueTextEquals("userId"u8) ? Field.UserId
-            : reader.ValueTextEquals("anonymousId"u8) ? Field.AnonymousId
-            : reader.ValueTextEquals("messageId"u8) ? Field.MessageId
-            : reader.ValueTextEquals("timestamp"u8) ? Field.Timestamp
-            : reader.ValueTextEquals("name"u8) ? Field.Name
-            : reader.ValueTextEquals("traits"u8) ? Field.Traits
-            : reader.ValueTextEquals("context"u8) ? Field.Context
-            : reader.ValueTextEquals("properties"u8) ? Field.Properties
-            : reader.ValueTextEquals("writeKey"u8) ? Field.WriteKey
+        /// <summary>Maps a property name to the field it fills, checking the length first because most names match no field.</summary>
+        private static Field FieldOf(ReadOnlySpan<byte> json, JsonName name)
+        {
+            if (name.Escaped)
+            {
+                return FieldOfEscaped(json, name);
+            }
+
+            var text = json.Slice(name.Start, name.Length);
+            return text.Length switch
+            {
+                4 => text.SequenceEqual("type"u8) ? Field.Type : text.SequenceEqual("name"u8) ? Field.Name : Field.None,
+                6 => text.SequenceEqual("userId"u8) ? Field.UserId : text.SequenceEqual("traits"u8) ? Field.Traits : Field.None,
+                7 => text.SequenceEqual("context"u8) ? Field.Context : Field.None,
+                8 => text.SequenceEqual("writeKey"u8) ? Field.WriteKey : Field.None,
+                9 => text.SequenceEqual("messageId"u8) ? Field.MessageId : text.SequenceEqual("timestamp"u8) ? Field.Timestamp : Field.None,
+                10 => text.SequenceEqual("properties"u8) ? Field.Properties : Field.None,
+                11 => text.SequenceEqual("anonymousId"u8) ? Field.AnonymousId : Field.None,
+                _ => Field.None,
+            };
+        }
+
+        private static Field FieldOfEscaped(ReadOnlySpan<byte> json, JsonName name) =>
+            NameEquals(json, name, "type"u8) ? Field.Type
+            : NameEquals(json, name, "userId"u8) ? Field.UserId
+            : NameEquals(json, name, "anonymousId"u8) ? Field.AnonymousId
+            : NameEquals(json, name, "messageId"u8) ? Field.MessageId
+            : NameEquals(json, name, "timestamp"u8) ? Field.Timestamp
+            : NameEquals(json, name, "name"u8) ? Field.Name
+            : NameEquals(json, name, "traits"u8) ? Field.Traits
+            : NameEquals(json, name, "context"u8) ? Field.Context
+            : NameEquals(json, name, "properties"u8) ? Field.Properties
+            : NameEquals(json, name, "writeKey"u8) ? Field.WriteKey
             : Field.None;
 
         /// <summary>Remembers where a value lies. A repeated name replaces the earlier one.</summary>
@@ -414,14 +507,27 @@ public static class SegmentParser
         skipped.Add(new SkippedEvents(type, reason, 1));
     }
 
-    private static SegmentEventType TypeOf(ref Utf8JsonReader reader) =>
-        reader.ValueTextEquals("identify"u8) ? SegmentEventType.Identify
-        : reader.ValueTextEquals("page"u8) ? SegmentEventType.Page
-        : reader.ValueTextEquals("track"u8) ? SegmentEventType.Track
-        : reader.ValueTextEquals("screen"u8) ? SegmentEventType.Screen
-        : reader.ValueTextEquals("group"u8) ? SegmentEventType.Group
-        : reader.ValueTextEquals("alias"u8) ? SegmentEventType.Alias
+    /// <summary>Reads an event's <c>type</c> from its string content.</summary>
+    private static SegmentEventType TypeOf(ReadOnlySpan<byte> json, JsonName value) =>
+        NameEquals(json, value, "identify"u8) ? SegmentEventType.Identify
+        : NameEquals(json, value, "page"u8) ? SegmentEventType.Page
+        : NameEquals(json, value, "track"u8) ? SegmentEventType.Track
+        : NameEquals(json, value, "screen"u8) ? SegmentEventType.Screen
+        : NameEquals(json, value, "group"u8) ? SegmentEventType.Group
+        : NameEquals(json, value, "alias"u8) ? SegmentEventType.Alias
         : SegmentEventType.Other;
+
+    /// <summary>The reader's token type for a value that starts with <paramref name="first"/>; only the string and null cases matter.</summary>
+    private static JsonTokenType TokenTypeOf(byte first) => first switch
+    {
+        (byte)'"' => JsonTokenType.String,
+        (byte)'n' => JsonTokenType.Null,
+        (byte)'{' => JsonTokenType.StartObject,
+        (byte)'[' => JsonTokenType.StartArray,
+        (byte)'t' => JsonTokenType.True,
+        (byte)'f' => JsonTokenType.False,
+        _ => JsonTokenType.Number,
+    };
 
     private static string? StringOf(ref Utf8JsonReader reader)
     {
@@ -449,31 +555,115 @@ public static class SegmentParser
         return string.IsNullOrWhiteSpace(text) ? null : text;
     }
 
+    /// <summary>
+    /// Reads <c>yyyy-MM-ddTHH:mm:ss</c>, an optional fraction of 1 to 7 digits, then <c>Z</c> or an
+    /// offset <c>±HH:mm</c>. That covers what JavaScript's <c>toISOString</c>, Java, Ruby, Python and
+    /// .NET clients write, except fractions longer than 7 digits. Returns false for any other text, and
+    /// for a date, time or offset out of range, which the general parser then decides on. Where it
+    /// returns true, <see cref="DateTimeOffset.TryParse(ReadOnlySpan{char}, IFormatProvider?, DateTimeStyles, out DateTimeOffset)"/>
+    /// gives the same value and offset.
+    /// </summary>
+    internal static bool TryParseIsoTimestamp(ReadOnlySpan<byte> text, out DateTimeOffset value)
+    {
+        value = default;
+        if (text.Length < 20 || text[4] != (byte)'-' || text[7] != (byte)'-' || text[10] != (byte)'T' || text[13] != (byte)':' || text[16] != (byte)':')
+        {
+            return false;
+        }
+
+        var offset = TimeSpan.Zero;
+        ReadOnlySpan<byte> rest;
+        if (text[^1] == (byte)'Z')
+        {
+            rest = text[19..^1];
+        }
+        else if (text.Length >= 25 && text[^6] is (byte)'+' or (byte)'-' && text[^3] == (byte)':'
+            && TryDigits(text.Slice(text.Length - 5, 2), out var offsetHours) && TryDigits(text[^2..], out var offsetMinutes)
+            && offsetMinutes <= 59 && offsetHours * 60 + offsetMinutes <= 14 * 60)
+        {
+            offset = new TimeSpan(offsetHours, offsetMinutes, 0);
+            offset = text[^6] == (byte)'-' ? -offset : offset;
+            rest = text[19..^6];
+        }
+        else
+        {
+            return false;
+        }
+
+        // What lies between the seconds and the zone: nothing, or a dot and 1 to 7 digits.
+        var ticks = 0;
+        if (!rest.IsEmpty)
+        {
+            if (rest.Length is < 2 or > 8 || rest[0] != (byte)'.' || !TryDigits(rest[1..], out ticks))
+            {
+                return false;
+            }
+
+            for (var digits = rest.Length - 1; digits < 7; digits++)
+            {
+                ticks *= 10;
+            }
+        }
+
+        if (!TryDigits(text[..4], out var year) || !TryDigits(text.Slice(5, 2), out var month) || !TryDigits(text.Slice(8, 2), out var day)
+            || !TryDigits(text.Slice(11, 2), out var hour) || !TryDigits(text.Slice(14, 2), out var minute) || !TryDigits(text.Slice(17, 2), out var second))
+        {
+            return false;
+        }
+
+        if (year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
+        {
+            return false;
+        }
+
+        // The instant in UTC must be a valid DateTime too, which an offset can push past either end.
+        var local = new DateTime(year, month, day, hour, minute, second).Ticks + ticks;
+        var utc = local - offset.Ticks;
+        if (utc < DateTime.MinValue.Ticks || utc > DateTime.MaxValue.Ticks)
+        {
+            return false;
+        }
+
+        value = new DateTimeOffset(local, offset);
+        return true;
+    }
+
+    private static bool TryDigits(ReadOnlySpan<byte> text, out int value)
+    {
+        value = 0;
+        foreach (var digit in text)
+        {
+            if (!char.IsAsciiDigit((char)digit))
+            {
+                return false;
+            }
+
+            value = (value * 10) + (digit - '0');
+        }
+
+        return true;
+    }
+
     /// <summary>Timestamps longer than this many characters are read through a string.</summary>
     private const int MaxTimestampChars = 64;
 
     /// <summary>Where a value lies in the body, so it can be parsed later only if it is needed.</summary>
-    private readonly record struct ValueRange(long Start, long Length)
+    private readonly record struct ValueRange(int Start, int Length)
     {
-        public static ValueRange Skip(ref Utf8JsonReader reader)
-        {
-            var start = reader.TokenStartIndex;
-            reader.Skip();
-            return new ValueRange(start, reader.BytesConsumed - start);
-        }
+        public static ValueRange Of((int Start, int Length) span) => new(span.Start, span.Length);
 
         /// <summary>
         /// Parses the value, when it is an object, into a document of its own that needs no disposing
         /// (nothing is rented), so its elements can outlive the body. Returns null for any other value.
         /// </summary>
-        public JsonElement? ParseObject(ReadOnlySequence<byte> body, int maxDepth)
+        public JsonElement? ParseObject(ReadOnlySpan<byte> json, int maxDepth)
         {
-            if (Length == 0 || body.Slice(Start, 1).FirstSpan[0] != (byte)'{')
+            if (Length == 0 || json[Start] != (byte)'{')
             {
                 return null;
             }
 
-            var reader = ReaderAtValue(body, maxDepth);
+            var reader = ReaderAtValue(json, maxDepth);
             return JsonElement.ParseValue(ref reader);
         }
 
@@ -481,32 +671,30 @@ public static class SegmentParser
         /// Returns where the value of property <paramref name="name"/> lies, when this value is an object that
         /// has one (the last, when the name repeats, as JsonDocument resolves it). Otherwise returns no range.
         /// </summary>
-        public ValueRange Property(ReadOnlySequence<byte> body, int maxDepth, ReadOnlySpan<byte> name)
+        public ValueRange Property(ReadOnlySpan<byte> json, int maxDepth, ReadOnlySpan<byte> name)
         {
             if (Length == 0)
             {
                 return default;
             }
 
-            var reader = ReaderAtValue(body, maxDepth);
-            if (reader.TokenType != JsonTokenType.StartObject)
+            // The body has been checked whole, so this scan of a part of it finds no error.
+            var value = json.Slice(Start, Length);
+            var scanner = new JsonScanner(value, maxDepth);
+            if (scanner.Peek() != (byte)'{')
             {
                 return default;
             }
 
+            scanner.Open(1);
             ValueRange found = default;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            var first = true;
+            while (scanner.NextMember(ref first, out var member))
             {
-                var matches = reader.ValueTextEquals(name);
-                reader.Read();
-                if (matches)
+                var (start, length) = scanner.SkipValue(1);
+                if (NameEquals(value, member, name))
                 {
-                    var value = Skip(ref reader);
-                    found = new ValueRange(Start + value.Start, value.Length);
-                }
-                else
-                {
-                    reader.Skip();
+                    found = new ValueRange(Start + start, length);
                 }
             }
 
@@ -514,26 +702,36 @@ public static class SegmentParser
         }
 
         /// <summary>Reads the value as <see cref="StringOf"/> does; null when there was none.</summary>
-        public string? ReadString(ReadOnlySequence<byte> body, int maxDepth)
+        public string? ReadString(ReadOnlySpan<byte> json, int maxDepth)
         {
             if (Length == 0)
             {
                 return null;
             }
 
-            var reader = ReaderAtValue(body, maxDepth);
+            if (TryReadPlainString(json, out var plain))
+            {
+                return plain;
+            }
+
+            var reader = ReaderAtValue(json, maxDepth);
             return StringOf(ref reader);
         }
 
         /// <summary>Reads the value as <see cref="IdOf"/> does; null when there was none.</summary>
-        public string? ReadId(ReadOnlySequence<byte> body, int maxDepth)
+        public string? ReadId(ReadOnlySpan<byte> json, int maxDepth)
         {
             if (Length == 0)
             {
                 return null;
             }
 
-            var reader = ReaderAtValue(body, maxDepth);
+            if (TryReadPlainString(json, out var plain))
+            {
+                return string.IsNullOrWhiteSpace(plain) ? null : plain;
+            }
+
+            var reader = ReaderAtValue(json, maxDepth);
             return IdOf(ref reader);
         }
 
@@ -541,14 +739,21 @@ public static class SegmentParser
         /// Reads a string value as <see cref="ParseTimestamp"/> would from its text, through a buffer on the
         /// stack rather than a string. Returns null when there was none, it is not a string, or it does not parse.
         /// </summary>
-        public DateTimeOffset? ReadTimestamp(ReadOnlySequence<byte> body, int maxDepth)
+        public DateTimeOffset? ReadTimestamp(ReadOnlySpan<byte> json, int maxDepth)
         {
             if (Length == 0)
             {
                 return null;
             }
 
-            var reader = ReaderAtValue(body, maxDepth);
+            // Most clients write one ISO 8601 form, which is read without the general parser.
+            var raw = json.Slice(Start, Length);
+            if (raw.Length > 2 && raw[0] == (byte)'"' && TryParseIsoTimestamp(raw[1..^1], out var iso))
+            {
+                return iso;
+            }
+
+            var reader = ReaderAtValue(json, maxDepth);
             if (reader.TokenType != JsonTokenType.String)
             {
                 return null;
@@ -569,22 +774,31 @@ public static class SegmentParser
         }
 
         /// <summary>
+        /// Reads a string value without escapes by decoding its bytes, which are valid UTF-8 because the
+        /// whole body was checked. Returns false for any other value.
+        /// </summary>
+        private bool TryReadPlainString(ReadOnlySpan<byte> json, [NotNullWhen(true)] out string? text)
+        {
+            var value = json.Slice(Start, Length);
+            if (value.Length < 2 || value[0] != (byte)'"' || value.Contains((byte)'\\'))
+            {
+                text = null;
+                return false;
+            }
+
+            text = System.Text.Encoding.UTF8.GetString(value[1..^1]);
+            return true;
+        }
+
+        /// <summary>
         /// Creates a reader over the value alone, positioned on its first token. It takes the body's depth
         /// limit, since a value that is skipped may be nested as deep as the body allows.
         /// </summary>
-        private Utf8JsonReader ReaderAtValue(ReadOnlySequence<byte> body, int maxDepth)
+        private Utf8JsonReader ReaderAtValue(ReadOnlySpan<byte> json, int maxDepth)
         {
-            var reader = new Utf8JsonReader(body.Slice(Start, Length), new JsonReaderOptions { MaxDepth = maxDepth });
+            var reader = new Utf8JsonReader(json.Slice(Start, Length), new JsonReaderOptions { MaxDepth = maxDepth });
             reader.Read();
             return reader;
-        }
-    }
-
-    private static void ReadToEnd(ref Utf8JsonReader reader)
-    {
-        reader.Skip();
-        while (reader.Read())
-        {
         }
     }
 
@@ -592,11 +806,11 @@ public static class SegmentParser
     /// Applies what the envelope gives every event: its <c>context.traits</c> under each identify's own
     /// traits, its <c>context.page.url</c> to pages without a URL, and the body's write key.
     /// </summary>
-    private static void ApplyEnvelope(List<SegmentEvent> events, ReadOnlySequence<byte> body, int maxDepth, ValueRange envelopeContext, string? bodyWriteKey)
+    private static void ApplyEnvelope(List<SegmentEvent> events, ReadOnlySpan<byte> json, int maxDepth, ValueRange envelopeContext, string? bodyWriteKey)
     {
         // Parsed once into a document of their own, which every identify refers to.
-        var envelopeTraits = envelopeContext.Property(body, maxDepth, "traits"u8).ParseObject(body, maxDepth);
-        var envelopeUrl = PageUrlOf(body, maxDepth, envelopeContext);
+        var envelopeTraits = envelopeContext.Property(json, maxDepth, "traits"u8).ParseObject(json, maxDepth);
+        var envelopeUrl = PageUrlOf(json, maxDepth, envelopeContext);
         if (envelopeTraits is null && envelopeUrl is null && bodyWriteKey is null)
         {
             return;
@@ -850,8 +1064,8 @@ public static class SegmentParser
     }
 
     /// <summary>Returns <c>page.url</c> of the context object at <paramref name="context"/> when it is a non-empty string, else null.</summary>
-    private static string? PageUrlOf(ReadOnlySequence<byte> body, int maxDepth, ValueRange context) =>
-        NonEmpty(context.Property(body, maxDepth, "page"u8).Property(body, maxDepth, "url"u8).ReadString(body, maxDepth));
+    private static string? PageUrlOf(ReadOnlySpan<byte> json, int maxDepth, ValueRange context) =>
+        NonEmpty(context.Property(json, maxDepth, "page"u8).Property(json, maxDepth, "url"u8).ReadString(json, maxDepth));
 
     private static string? NonEmpty(string? text) => string.IsNullOrEmpty(text) ? null : text;
 

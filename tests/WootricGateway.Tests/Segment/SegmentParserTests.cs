@@ -183,7 +183,10 @@ public sealed class SegmentParserTests
         Assert.Equal(expected, events.Select(identify => string.Join(',', identify.Traits.Select(pair => $"{pair.Key}={pair.Value}"))));
     }
 
-    /// <summary>Timestamps are read without a string where they fit a stack buffer; the result must be what parsing the text gives.</summary>
+    /// <summary>
+    /// Timestamps are read without a string where they fit a stack buffer, and the usual UTC form without the
+    /// general parser. The result must be what parsing the text gives.
+    /// </summary>
     [Theory]
     [InlineData("\"2024-05-01T12:00:00.123Z\"")]
     [InlineData("\"2024-05-01T12:00:00\"")]
@@ -192,6 +195,22 @@ public sealed class SegmentParserTests
     [InlineData("\"Wed, 01 May 2024 12:00:00 GMT\"")]
     [InlineData("\"2024-05-01T12:00:00.1234567Z                                                   \"")]
     [InlineData("\"2024-05-01T12:00:00.12345678901234567890123456789012345678901234567890Z\"")]
+    [InlineData("\"2024-05-01T12:00:00Z\"")]
+    [InlineData("\"2024-02-29T23:59:59.9999999Z\"")]
+    [InlineData("\"2023-02-29T12:00:00Z\"")]
+    [InlineData("\"2024-05-01T24:00:00Z\"")]
+    [InlineData("\"2024-05-01T12:00:60Z\"")]
+    [InlineData("\"0000-01-01T00:00:00Z\"")]
+    [InlineData("\"2024-05-01T12:00:00.Z\"")]
+    [InlineData("\"2024-05-01T12:00:00.12345678Z\"")]
+    [InlineData("\"2024-05-01t12:00:00Z\"")]
+    [InlineData("\"2024-05-01T12:00:00z\"")]
+    [InlineData("\"+024-05-01T12:00:00Z\"")]
+    [InlineData("\"2024-05-01T12:00:00.000+00:00\"")]
+    [InlineData("\"2024-05-01T12:00:00.123456-05:00\"")]
+    [InlineData("\"0001-01-01T00:00:00+01:00\"")]
+    [InlineData("\"9999-12-31T23:59:59-01:00\"")]
+    [InlineData("\"2024-05-01T12:00:00+14:30\"")]
     [InlineData("\"yesterday\"")]
     [InlineData("\"\"")]
     [InlineData("1714564800")]
@@ -211,6 +230,32 @@ public sealed class SegmentParserTests
 
         Assert.Equal(expected, single.Timestamp);
         Assert.Equal(expected, batched.Timestamp);
+    }
+
+    /// <summary>Where the ISO 8601 reader accepts a text, it gives the value and offset the general parser gives.</summary>
+    [Fact]
+    public void IsoTimestamp_MatchesGeneralParser()
+    {
+        var random = new Random(20261205);
+        string[] zones = ["Z", "Z", "+00:00", "-00:00", "+02:00", "-05:00", "+05:30", "-12:45", "+14:00", "-14:00", "+14:01", "+15:00", "+02:60", "+0200", "z"];
+        var accepted = 0;
+        for (var i = 0; i < 20_000; i++)
+        {
+            var fraction = random.Next(3) switch { 0 => "", 1 => "." + random.Next(0, 1000).ToString("D3", System.Globalization.CultureInfo.InvariantCulture), _ => "." + new string('7', random.Next(0, 9)) };
+            var year = random.Next(4) == 0 ? random.Next(0, 2) * 9998 + 1 : random.Next(0, 10000);
+            var text = $"{year:D4}-{random.Next(0, 14):D2}-{random.Next(0, 33):D2}T{random.Next(0, 26):D2}:{random.Next(0, 61):D2}:{random.Next(0, 62):D2}{fraction}{zones[random.Next(zones.Length)]}";
+
+            var general = DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var expected);
+            if (SegmentParser.TryParseIsoTimestamp(Encoding.ASCII.GetBytes(text), out var value))
+            {
+                accepted++;
+                Assert.True(general, text);
+                Assert.Equal(expected, value);
+                Assert.Equal(expected.Offset, value.Offset);
+            }
+        }
+
+        Assert.InRange(accepted, 1_000, 19_000);
     }
 
     [Theory]
