@@ -254,6 +254,9 @@ def main():
     parser.add_argument("--paced-delay-ms", type=int, default=10,
                         help="after the saturated runs, measure latency again with each connection waiting this many ms between "
                              "requests, a load below saturation that is about the same for every target; 0 skips it (default 10)")
+    parser.add_argument("--parser-cpu", type=int, default=0, metavar="N",
+                        help="instead of the wrk runs, send each gateway N requests of every body one at a time, so the tap parses "
+                             "all of them, and print the CPU time its parser thread spent per capture (after N more to warm up)")
     args = parser.parse_args()
 
     for tool in ["wrk", "nginx", "redis-server", "dotnet"]:
@@ -322,6 +325,15 @@ def main():
         for name in ["direct"] + [t for t in targets if t != "direct"]:
             wait_for_port(PORTS["upstream" if name == "direct" else name])
 
+        if args.parser_cpu > 0:
+            gateways = [t for t in targets if t.startswith("gateway-")]
+            table = parser_cpu_table(gateways, {name: bodies[name] for name in args.bodies.split(",")}, processes, args.parser_cpu)
+            print(table)
+            if args.output:
+                with open(args.output, "w") as handle:
+                    handle.write(table)
+            return
+
         results = {}
         paced = {}
         served = {}
@@ -378,6 +390,83 @@ def main():
         if baseline_tree is not None:
             subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", baseline_tree], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def parser_thread_ns(pid):
+    """CPU time in nanoseconds of the gateway's "Tap parser" thread, from /proc/PID/task/TID/schedstat."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as handle:
+                if handle.read().strip() != "Tap parser":
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as handle:
+                return int(handle.read().split()[0])
+        except OSError:
+            continue
+    raise SystemExit(f"no 'Tap parser' thread in process {pid}")
+
+
+def post_sequentially(port, body, count, first_id):
+    """POSTs the body count times over one keep-alive connection, each with its own messageIds, as post.lua does."""
+    import http.client
+    with open(body["file"], "rb") as handle:
+        template = handle.read()
+    headers = {"Authorization": "Basic d2stYmVuY2gtMDAwMTo=", "Content-Type": body["content_type"]}
+    if body["gzip"]:
+        headers["Content-Encoding"] = "gzip"
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        for index in range(first_id, first_id + count):
+            payload = template.replace(b"@@@@@@@@", f"{index:08x}".encode()) if not body["gzip"] else template
+            connection.request("POST", body["path"], body=payload, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise SystemExit(f"the gateway on port {port} returned HTTP {response.status} for {body['path']}; expected 200")
+    finally:
+        connection.close()
+
+
+def parsed_count(target):
+    text, error = gateway_metrics(target)
+    if text is None:
+        raise SystemExit(f"reading the metrics of {target} failed: {error}")
+    return metric_sums(text, 'wootric_gateway_tap_requests_total{outcome="parsed"}').get(None, 0)
+
+
+def wait_until_parsed(target, timeout=60):
+    """Waits until the gateway's parsed count stays the same for a second, so its queue is empty."""
+    deadline = time.time() + timeout
+    last = parsed_count(target)
+    while time.time() < deadline:
+        time.sleep(1)
+        current = parsed_count(target)
+        if current == last:
+            return
+        last = current
+
+
+def parser_cpu_table(gateways, bodies, processes, count):
+    """Measures the parser thread's CPU per parsed capture, with requests sent one at a time so none is dropped."""
+    lines = [f"Tap parser thread CPU per parsed capture: {count} requests sent one at a time after {count} to warm up.", "",
+             "| body | target | parsed | parser CPU µs/capture |", "| --- | --- | ---: | ---: |"]
+    next_id = 0
+    for body_name, body in bodies.items():
+        for target in gateways:
+            pid = processes[target].pid
+            post_sequentially(PORTS[target], body, count, next_id)
+            next_id += count
+            wait_until_parsed(target)
+            parsed_before, cpu_before = parsed_count(target), parser_thread_ns(pid)
+            post_sequentially(PORTS[target], body, count, next_id)
+            next_id += count
+            wait_until_parsed(target)
+            parsed = parsed_count(target) - parsed_before
+            cpu_us = (parser_thread_ns(pid) - cpu_before) / 1000
+            per_capture = f"{cpu_us / parsed:.0f}" if parsed else "–"
+            lines.append(f"| {body_name} | {LABELS[target]} | {parsed:.0f} | {per_capture} |")
+            log(f"  {body_name} {target}: {parsed:.0f} parsed, {per_capture} µs of parser CPU per capture")
+    return "\n".join(lines) + "\n"
 
 
 def gateway_metrics(target):
