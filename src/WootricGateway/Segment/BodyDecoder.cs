@@ -25,6 +25,10 @@ public enum DecodeOutcome
 /// body counts as decoded only when its stream is complete. A gzip body's last member must end in
 /// the CRC-32 and length of what it decoded to. A zlib body must end in the Adler-32 of the whole
 /// output. A Brotli stream must reach its last block, with no bytes after it.
+/// NOTE: gzip and zlib bodies are checked at their end only, because the decompressors do not say
+/// where a stream stopped. A complete stream followed by other bytes that end like a trailer (a copy
+/// of its own, or eight zero bytes after an empty member) therefore still decodes. What it decodes
+/// to is the whole content of that stream.
 /// </remarks>
 public static class BodyDecoder
 {
@@ -147,14 +151,7 @@ public static class BodyDecoder
 
         if (lastMemberLength == 0)
         {
-            // Eight zero bytes read as the trailer of an empty member, so zero padding after a
-            // stream, cut or whole, would pass the check below. An empty last member is accepted
-            // only in its minimal form: a header without optional fields, then an empty final block.
-            Span<byte> member = stackalloc byte[12];
-            body.Slice(body.Length - 20, 12).CopyTo(member);
-            return member[..4].SequenceEqual((ReadOnlySpan<byte>)[0x1F, 0x8B, 0x08, 0x00])
-                && member[10..].SequenceEqual((ReadOnlySpan<byte>)[0x03, 0x00])
-                && expectedCrc == 0;
+            return expectedCrc == 0 && EndsWithEmptyMember(body, decoded);
         }
 
         var crc = new Crc32();
@@ -165,6 +162,87 @@ public static class BodyDecoder
 
         return crc.GetCurrentHashAsUInt32() == expectedCrc;
     }
+
+    /// <summary>
+    /// Decides a body whose last 8 bytes are zero: the trailer of an empty member, which zero padding
+    /// after a stream, cut or whole, also reads as. GZipStream checks a member's trailer before it
+    /// starts the next member, so the body is complete when an empty member starts right after the
+    /// trailer of the member that produced the end of <paramref name="decoded"/> (other empty members
+    /// may lie between them). That trailer is searched for backwards, among the last
+    /// <see cref="EmptyMemberSearchBytes"/> bytes, at each gzip header.
+    /// </summary>
+    /// <remarks>
+    /// NOTE: an empty last member whose header fields (name, comment, extra data) are longer than the
+    /// search window is counted as corrupt.
+    /// </remarks>
+    private static bool EndsWithEmptyMember(ReadOnlySequence<byte> body, ReadOnlySequence<byte> decoded)
+    {
+        ReadOnlySpan<byte> magic = [0x1F, 0x8B, 0x08];
+        if (decoded.Length == 0)
+        {
+            // The only members are empty, and GZipStream read them without an error.
+            Span<byte> start = stackalloc byte[3];
+            body.Slice(0, 3).CopyTo(start);
+            return start.SequenceEqual(magic);
+        }
+
+        var windowLength = (int)Math.Min(body.Length, EmptyMemberSearchBytes);
+        var window = ArrayPool<byte>.Shared.Rent(windowLength);
+        try
+        {
+            body.Slice(body.Length - windowLength).CopyTo(window);
+            var tail = window.AsSpan(0, windowLength);
+
+            // The last member is at least a 10-byte header, 2 bytes of deflate data and the trailer,
+            // and a header that follows a member has that member's 8-byte trailer before it.
+            var searchEnd = windowLength - 20 + magic.Length;
+            var checksums = 0;
+            while (searchEnd > 8 + magic.Length)
+            {
+                var found = tail[8..searchEnd].LastIndexOf(magic);
+                if (found < 0)
+                {
+                    return false;
+                }
+
+                var header = found + 8;
+                searchEnd = header + magic.Length - 1;
+                var crc = BinaryPrimitives.ReadUInt32LittleEndian(tail[(header - 8)..]);
+                var size = BinaryPrimitives.ReadUInt32LittleEndian(tail[(header - 4)..]);
+                if (size == 0 || size > decoded.Length)
+                {
+                    // An earlier empty member, or bytes that only look like a header: search on.
+                    continue;
+                }
+
+                // Each candidate costs a checksum over its size, so a crafted body gets a few tries only.
+                if (++checksums > 8)
+                {
+                    return false;
+                }
+
+                var sum = new Crc32();
+                foreach (var segment in decoded.Slice(decoded.Length - size))
+                {
+                    sum.Append(segment.Span);
+                }
+
+                if (sum.GetCurrentHashAsUInt32() == crc)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(window);
+        }
+    }
+
+    /// <summary>How far back from the end of a body the member before an empty last member is looked for.</summary>
+    private const int EmptyMemberSearchBytes = 64 * 1024;
 
     /// <summary>True when the body ends in the big-endian Adler-32 of all of <paramref name="decoded"/>.</summary>
     private static bool EndsWithAdler32(ReadOnlySequence<byte> body, ReadOnlySequence<byte> decoded)

@@ -174,7 +174,12 @@ internal ref struct JsonScanner
                         }
                         else
                         {
-                            deepKinds ??= new bool[_maxDepth + 1];
+                            // Grown as the nesting goes, so a huge depth limit costs nothing up front.
+                            if (deepKinds is null || open >= deepKinds.Length)
+                            {
+                                Array.Resize(ref deepKinds, Math.Max(128, open * 2));
+                            }
+
                             deepKinds[open] = isObject;
                         }
 

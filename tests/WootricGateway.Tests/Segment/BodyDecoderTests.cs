@@ -112,6 +112,37 @@ public sealed class BodyDecoderTests
         AssertDecodesTo(Json, [.. Compress("gzip", Json), .. empty], "gzip");
     }
 
+    [Theory]
+    [InlineData("1F8B0800000000000003010000FFFF0000000000000000")]
+    [InlineData("1F8B08080000000000036E616D652E6A736F6E0003000000000000000000")]
+    [InlineData("1F8B0802000000000003A77703000000000000000000")]
+    [InlineData("1F8B08000000000000030300000000000000000000001F8B0800000000000003010000FFFF0000000000000000")]
+    public void GzipEndingInAnyEmptyMemberDecodes(string emptyMembers)
+    {
+        // A stored empty block (as Go's compress/flate writes), a file name, a header checksum, and two empty members.
+        AssertDecodesTo(Json, [.. Compress("gzip", Json), .. Convert.FromHexString(emptyMembers)], "gzip");
+    }
+
+    [Fact]
+    public void GzipCutInsideZerosIsCorrupt()
+    {
+        // Stored blocks of zeros: cut inside them, the body ends in 8 zero bytes as an empty member's trailer does.
+        using var output = new MemoryStream();
+        using (var gzip = new GZipStream(output, CompressionLevel.NoCompression))
+        {
+            gzip.Write(Json);
+            gzip.Write(new byte[100_000]);
+        }
+
+        var compressed = output.ToArray();
+        foreach (var cut in new[] { 100, 1_000, 50_000 })
+        {
+            var outcome = BodyDecoder.TryDecode(new ReadOnlySequence<byte>(compressed[..^cut]), "gzip", Cap, out _, out _);
+
+            Assert.True(outcome == DecodeOutcome.Corrupt, $"cut {cut} bytes from the end: {outcome}");
+        }
+    }
+
     [Fact]
     public void GzipWithTheLastMemberCutIsCorrupt()
     {

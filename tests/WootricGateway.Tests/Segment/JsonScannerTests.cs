@@ -85,6 +85,15 @@ public sealed class JsonScannerTests
     }
 
     [Fact]
+    public void DeepNesting_WithHugeLimitIsAccepted()
+    {
+        var json = Encoding.UTF8.GetBytes("{\"a\":" + new string('[', 300) + new string(']', 300) + "}");
+
+        Assert.True(ScannerAccepts(json, int.MaxValue));
+        Assert.True(ReaderAccepts(json, int.MaxValue));
+    }
+
+    [Fact]
     public void MutatedJson_MatchesReader()
     {
         // Seeded, so a failure can be reproduced: the message prints the input.
