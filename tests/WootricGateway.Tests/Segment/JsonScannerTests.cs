@@ -93,6 +93,33 @@ public sealed class JsonScannerTests
         Assert.True(ReaderAccepts(json, int.MaxValue));
     }
 
+    [Theory]
+    [InlineData(63, -1)]
+    [InlineData(150, -1)]
+    [InlineData(150, 100)]
+    [InlineData(150, 30)]
+    public void MixedDeepNesting_MatchesReader(int depth, int wrongCloserAt)
+    {
+        // Objects and arrays alternate, so the scanner must remember each level's kind past the first 64.
+        var json = new StringBuilder();
+        for (var level = 0; level < depth; level++)
+        {
+            json.Append(level % 2 == 0 ? "{\"k\":" : "[");
+        }
+
+        json.Append("null");
+        for (var level = depth - 1; level >= 0; level--)
+        {
+            var isObject = level % 2 == 0;
+            json.Append((level == wrongCloserAt) != isObject ? '}' : ']');
+        }
+
+        var bytes = Encoding.UTF8.GetBytes(json.ToString());
+
+        Assert.Equal(wrongCloserAt < 0, ReaderAccepts(bytes, 256));
+        Assert.Equal(wrongCloserAt < 0, ScannerAccepts(bytes, 256));
+    }
+
     [Fact]
     public void MutatedJson_MatchesReader()
     {
