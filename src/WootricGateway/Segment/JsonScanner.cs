@@ -34,9 +34,6 @@ internal ref struct JsonScanner
         _maxDepth = maxDepth;
     }
 
-    /// <summary>The offset of the next byte to read.</summary>
-    public readonly int Position => _position;
-
     /// <summary>Skips whitespace and returns the next byte without consuming it; throws at the end of the input.</summary>
     public byte Peek()
     {
@@ -433,8 +430,6 @@ internal ref struct JsonScanner
 
         return position + stop;
     }
-
-    private static bool IsStringStop(byte value) => value < 0x20 || value == (byte)'"' || value == (byte)'\\';
 
     private static bool IsHex(byte value) => char.IsAsciiHexDigit((char)value);
 

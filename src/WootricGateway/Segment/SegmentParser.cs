@@ -71,11 +71,11 @@ public static class SegmentParser
         {
             // Building the reader's options first keeps the outcome for a depth limit it rejects (a negative one):
             // an ArgumentException, counted as invalid JSON.
-            var options = new JsonReaderOptions { MaxDepth = maxDepth };
+            var depthLimit = EffectiveMaxDepth(new JsonReaderOptions { MaxDepth = maxDepth });
             var contiguous = new ReadOnlySequence<byte>(json);
             return route.Kind == SegmentRouteKind.Batch
-                ? ParseBatch(contiguous, headerWriteKey, receivedAt, options)
-                : ParseSingle(contiguous, route, headerWriteKey, receivedAt, options);
+                ? ParseBatch(contiguous, headerWriteKey, receivedAt, depthLimit)
+                : ParseSingle(contiguous, route, headerWriteKey, receivedAt, depthLimit);
         }
         catch (JsonException)
         {
@@ -104,9 +104,8 @@ public static class SegmentParser
     /// Reads a single call in one forward pass, as a batch item is read, so that no document is built for
     /// the whole body. The path implies the type when the body has none.
     /// </summary>
-    private static ParseResult ParseSingle(ReadOnlySequence<byte> body, SegmentRoute route, string? headerWriteKey, DateTimeOffset receivedAt, JsonReaderOptions options)
+    private static ParseResult ParseSingle(ReadOnlySequence<byte> body, SegmentRoute route, string? headerWriteKey, DateTimeOffset receivedAt, int maxDepth)
     {
-        var maxDepth = EffectiveMaxDepth(options);
         var json = body.FirstSpan;
         var scanner = new JsonScanner(json, maxDepth);
 
@@ -144,9 +143,8 @@ public static class SegmentParser
     /// objects are parsed, each into a small document of its own. The envelope's <c>writeKey</c> and
     /// <c>context</c> may follow the batch, so they are applied to the events once the pass is done.
     /// </summary>
-    private static ParseResult ParseBatch(ReadOnlySequence<byte> body, string? headerWriteKey, DateTimeOffset receivedAt, JsonReaderOptions options)
+    private static ParseResult ParseBatch(ReadOnlySequence<byte> body, string? headerWriteKey, DateTimeOffset receivedAt, int maxDepth)
     {
-        var maxDepth = EffectiveMaxDepth(options);
         var json = body.FirstSpan;
         var scanner = new JsonScanner(json, maxDepth);
         if (scanner.Peek() != (byte)'{')

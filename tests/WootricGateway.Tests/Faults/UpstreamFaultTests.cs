@@ -127,7 +127,7 @@ public sealed class UpstreamFaultTests(ITestOutputHelper output)
         // machine can take a good part of a second and would otherwise count against the timeout below.
         var warm = await SendIdentifiesAsync(client, gateway.ProxyAddress, "warm", 1, timeout.Token);
 
-        // Slower than usual but well within the activity timeout: the client waits for the upstream's answer.
+        // Slower than usual but well within the activity timeout: the client waits for the upstream's response.
         upstream.Response = UpstreamResponse.Default with { Latency = TimeSpan.FromMilliseconds(1500) };
         var slow = await SendIdentifiesAsync(client, gateway.ProxyAddress, "slow", 4, timeout.Token);
 
