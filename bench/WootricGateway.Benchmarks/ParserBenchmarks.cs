@@ -22,7 +22,7 @@ public class ParserBenchmarks
     private ReadOnlySequence<byte> _capturedBody;
     private ReadOnlySequence<byte> _gzipBody;
     private SegmentRoute _route;
-    private IReadOnlyList<KeyValuePair<string, JsonElement>> _traits = [];
+    private IReadOnlyList<KeyValuePair<string, TraitValue>> _traits = [];
 
     /// <summary>Events in the batch; 8 is a typical server flush, 1000 is close to Segment's 500 KB limit.</summary>
     [Params(8, 1000)]

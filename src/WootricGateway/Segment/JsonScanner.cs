@@ -52,6 +52,18 @@ internal ref struct JsonScanner
         return _json[_position];
     }
 
+    /// <summary>Returns the kind of a well-formed value from its first byte.</summary>
+    public static JsonValueKind KindOf(byte first) => first switch
+    {
+        (byte)'"' => JsonValueKind.String,
+        (byte)'{' => JsonValueKind.Object,
+        (byte)'[' => JsonValueKind.Array,
+        (byte)'t' => JsonValueKind.True,
+        (byte)'f' => JsonValueKind.False,
+        (byte)'n' => JsonValueKind.Null,
+        _ => JsonValueKind.Number,
+    };
+
     /// <summary>Skips whitespace and throws unless the input ends there.</summary>
     public void ExpectEnd()
     {

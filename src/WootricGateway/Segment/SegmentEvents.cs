@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace WootricGateway.Segment;
 
 /// <summary>Event types the tap distinguishes. Metric labels use <see cref="SegmentEventTypes.Label"/>.</summary>
@@ -64,7 +62,7 @@ public abstract record SegmentEvent
 /// </summary>
 public sealed record IdentifyEvent : SegmentEvent
 {
-    public IReadOnlyList<KeyValuePair<string, JsonElement>> Traits { get; init; } = [];
+    public IReadOnlyList<KeyValuePair<string, TraitValue>> Traits { get; init; } = [];
 }
 
 /// <summary>A page call: <see cref="Url"/> is <c>properties.url</c>, else <c>context.page.url</c>.</summary>

@@ -139,8 +139,8 @@ public static class SegmentParser
     }
 
     /// <summary>
-    /// Reads a batch envelope in one forward pass of the scanner, one event at a time. Only traits
-    /// objects are parsed, each into a small document of its own. The envelope's <c>writeKey</c> and
+    /// Reads a batch envelope in one forward pass of the scanner, one event at a time. An identify's
+    /// traits object is copied out of the body, and its names are read. The envelope's <c>writeKey</c> and
     /// <c>context</c> may follow the batch, so they are applied to the events once the pass is done.
     /// </summary>
     private static ParseResult ParseBatch(ReadOnlySequence<byte> body, string? headerWriteKey, DateTimeOffset receivedAt, int maxDepth)
@@ -271,7 +271,7 @@ public static class SegmentParser
 
     /// <summary>
     /// Turns one event's fields into an identify or a page, or counts why it is skipped. Only here are
-    /// strings read and traits parsed, so a track costs none. <c>context</c> and <c>properties</c> are
+    /// strings read and traits copied, so a track costs none. <c>context</c> and <c>properties</c> are
     /// never parsed whole: the few values wanted from them are found by a forward scan.
     /// </summary>
     private static void Emit(
@@ -284,7 +284,7 @@ public static class SegmentParser
         List<SkippedEvents> skipped)
     {
         SegmentEventType type;
-        if (fields.TypeToken is JsonTokenType.None or JsonTokenType.Null)
+        if (fields.TypeKind is JsonValueKind.Undefined or JsonValueKind.Null)
         {
             if (impliedType is not { } fromPath)
             {
@@ -294,7 +294,7 @@ public static class SegmentParser
 
             type = fromPath;
         }
-        else if (fields.TypeToken != JsonTokenType.String)
+        else if (fields.TypeKind != JsonValueKind.String)
         {
             Skip(skipped, impliedType ?? SegmentEventType.Other, "invalid_type");
             return;
@@ -316,8 +316,8 @@ public static class SegmentParser
         var timestamp = fields.Timestamp.ReadTimestamp(json, maxDepth);
         if (type == SegmentEventType.Identify)
         {
-            var own = fields.Traits.ParseObject(json, maxDepth) ?? default;
-            var contextTraits = fields.Context.Property(json, maxDepth, "traits"u8).ParseObject(json, maxDepth);
+            var own = fields.Traits.CopyObject(json) ?? default;
+            var contextTraits = fields.Context.Property(json, maxDepth, "traits"u8).CopyObject(json);
             events.Add(new IdentifyEvent
             {
                 WriteKey = writeKey,
@@ -350,7 +350,7 @@ public static class SegmentParser
     /// </summary>
     private struct ItemFields
     {
-        public JsonTokenType TypeToken;
+        public JsonValueKind TypeKind;
         public SegmentEventType Type;
         public ValueRange UserId;
         public ValueRange AnonymousId;
@@ -391,8 +391,8 @@ public static class SegmentParser
                 var field = FieldOf(json, name);
                 if (field == Field.Type)
                 {
-                    fields.TypeToken = TokenTypeOf(scanner.Peek());
-                    if (fields.TypeToken == JsonTokenType.String)
+                    fields.TypeKind = JsonScanner.KindOf(scanner.Peek());
+                    if (fields.TypeKind == JsonValueKind.String)
                     {
                         fields.Type = TypeOf(json, scanner.ReadString());
                     }
@@ -437,18 +437,22 @@ public static class SegmentParser
             };
         }
 
-        private static Field FieldOfEscaped(ReadOnlySpan<byte> json, JsonName name) =>
-            NameEquals(json, name, "type"u8) ? Field.Type
-            : NameEquals(json, name, "userId"u8) ? Field.UserId
-            : NameEquals(json, name, "anonymousId"u8) ? Field.AnonymousId
-            : NameEquals(json, name, "messageId"u8) ? Field.MessageId
-            : NameEquals(json, name, "timestamp"u8) ? Field.Timestamp
-            : NameEquals(json, name, "name"u8) ? Field.Name
-            : NameEquals(json, name, "traits"u8) ? Field.Traits
-            : NameEquals(json, name, "context"u8) ? Field.Context
-            : NameEquals(json, name, "properties"u8) ? Field.Properties
-            : NameEquals(json, name, "writeKey"u8) ? Field.WriteKey
-            : Field.None;
+        private static Field FieldOfEscaped(ReadOnlySpan<byte> json, JsonName name) => Lookup(json, name, FieldNames, Field.None);
+
+        /// <summary>The names <see cref="FieldOf"/> maps, for names that must be decoded before they are compared.</summary>
+        private static readonly (byte[] Name, Field Field)[] FieldNames =
+        [
+            ("type"u8.ToArray(), Field.Type),
+            ("userId"u8.ToArray(), Field.UserId),
+            ("anonymousId"u8.ToArray(), Field.AnonymousId),
+            ("messageId"u8.ToArray(), Field.MessageId),
+            ("timestamp"u8.ToArray(), Field.Timestamp),
+            ("name"u8.ToArray(), Field.Name),
+            ("traits"u8.ToArray(), Field.Traits),
+            ("context"u8.ToArray(), Field.Context),
+            ("properties"u8.ToArray(), Field.Properties),
+            ("writeKey"u8.ToArray(), Field.WriteKey),
+        ];
 
         /// <summary>Remembers where a value lies. A repeated name replaces the earlier one.</summary>
         private void Set(Field field, ValueRange value)
@@ -506,26 +510,31 @@ public static class SegmentParser
     }
 
     /// <summary>Reads an event's <c>type</c> from its string content.</summary>
-    private static SegmentEventType TypeOf(ReadOnlySpan<byte> json, JsonName value) =>
-        NameEquals(json, value, "identify"u8) ? SegmentEventType.Identify
-        : NameEquals(json, value, "page"u8) ? SegmentEventType.Page
-        : NameEquals(json, value, "track"u8) ? SegmentEventType.Track
-        : NameEquals(json, value, "screen"u8) ? SegmentEventType.Screen
-        : NameEquals(json, value, "group"u8) ? SegmentEventType.Group
-        : NameEquals(json, value, "alias"u8) ? SegmentEventType.Alias
-        : SegmentEventType.Other;
+    private static SegmentEventType TypeOf(ReadOnlySpan<byte> json, JsonName value) => Lookup(json, value, TypeNames, SegmentEventType.Other);
 
-    /// <summary>The reader's token type for a value that starts with <paramref name="first"/>; only the string and null cases matter.</summary>
-    private static JsonTokenType TokenTypeOf(byte first) => first switch
+    private static readonly (byte[] Name, SegmentEventType Type)[] TypeNames =
+    [
+        ("identify"u8.ToArray(), SegmentEventType.Identify),
+        ("page"u8.ToArray(), SegmentEventType.Page),
+        ("track"u8.ToArray(), SegmentEventType.Track),
+        ("screen"u8.ToArray(), SegmentEventType.Screen),
+        ("group"u8.ToArray(), SegmentEventType.Group),
+        ("alias"u8.ToArray(), SegmentEventType.Alias),
+    ];
+
+    /// <summary>Returns the entry of <paramref name="table"/> whose name equals the string at <paramref name="text"/>, else <paramref name="none"/>.</summary>
+    private static T Lookup<T>(ReadOnlySpan<byte> json, JsonName text, (byte[] Name, T Value)[] table, T none)
     {
-        (byte)'"' => JsonTokenType.String,
-        (byte)'n' => JsonTokenType.Null,
-        (byte)'{' => JsonTokenType.StartObject,
-        (byte)'[' => JsonTokenType.StartArray,
-        (byte)'t' => JsonTokenType.True,
-        (byte)'f' => JsonTokenType.False,
-        _ => JsonTokenType.Number,
-    };
+        foreach (var (name, value) in table)
+        {
+            if (NameEquals(json, text, name))
+            {
+                return value;
+            }
+        }
+
+        return none;
+    }
 
     private static string? StringOf(ref Utf8JsonReader reader)
     {
@@ -553,95 +562,6 @@ public static class SegmentParser
         return string.IsNullOrWhiteSpace(text) ? null : text;
     }
 
-    /// <summary>
-    /// Reads <c>yyyy-MM-ddTHH:mm:ss</c>, an optional fraction of 1 to 7 digits, then <c>Z</c> or an
-    /// offset <c>±HH:mm</c>. That covers what JavaScript's <c>toISOString</c>, Java, Ruby, Python and
-    /// .NET clients write, except fractions longer than 7 digits. Returns false for any other text, and
-    /// for a date, time or offset out of range, which the general parser then decides on. Where it
-    /// returns true, <see cref="DateTimeOffset.TryParse(ReadOnlySpan{char}, IFormatProvider?, DateTimeStyles, out DateTimeOffset)"/>
-    /// gives the same value and offset.
-    /// </summary>
-    internal static bool TryParseIsoTimestamp(ReadOnlySpan<byte> text, out DateTimeOffset value)
-    {
-        value = default;
-        if (text.Length < 20 || text[4] != (byte)'-' || text[7] != (byte)'-' || text[10] != (byte)'T' || text[13] != (byte)':' || text[16] != (byte)':')
-        {
-            return false;
-        }
-
-        var offset = TimeSpan.Zero;
-        ReadOnlySpan<byte> rest;
-        if (text[^1] == (byte)'Z')
-        {
-            rest = text[19..^1];
-        }
-        else if (text.Length >= 25 && text[^6] is (byte)'+' or (byte)'-' && text[^3] == (byte)':'
-            && TryDigits(text.Slice(text.Length - 5, 2), out var offsetHours) && TryDigits(text[^2..], out var offsetMinutes)
-            && offsetMinutes <= 59 && offsetHours * 60 + offsetMinutes <= 14 * 60)
-        {
-            offset = new TimeSpan(offsetHours, offsetMinutes, 0);
-            offset = text[^6] == (byte)'-' ? -offset : offset;
-            rest = text[19..^6];
-        }
-        else
-        {
-            return false;
-        }
-
-        // What lies between the seconds and the zone: nothing, or a dot and 1 to 7 digits.
-        var ticks = 0;
-        if (!rest.IsEmpty)
-        {
-            if (rest.Length is < 2 or > 8 || rest[0] != (byte)'.' || !TryDigits(rest[1..], out ticks))
-            {
-                return false;
-            }
-
-            for (var digits = rest.Length - 1; digits < 7; digits++)
-            {
-                ticks *= 10;
-            }
-        }
-
-        if (!TryDigits(text[..4], out var year) || !TryDigits(text.Slice(5, 2), out var month) || !TryDigits(text.Slice(8, 2), out var day)
-            || !TryDigits(text.Slice(11, 2), out var hour) || !TryDigits(text.Slice(14, 2), out var minute) || !TryDigits(text.Slice(17, 2), out var second))
-        {
-            return false;
-        }
-
-        if (year < 1 || month is < 1 or > 12 || day < 1 || day > DateTime.DaysInMonth(year, month) || hour > 23 || minute > 59 || second > 59)
-        {
-            return false;
-        }
-
-        // The instant in UTC must be a valid DateTime too, which an offset can push past either end.
-        var local = new DateTime(year, month, day, hour, minute, second).Ticks + ticks;
-        var utc = local - offset.Ticks;
-        if (utc < DateTime.MinValue.Ticks || utc > DateTime.MaxValue.Ticks)
-        {
-            return false;
-        }
-
-        value = new DateTimeOffset(local, offset);
-        return true;
-    }
-
-    private static bool TryDigits(ReadOnlySpan<byte> text, out int value)
-    {
-        value = 0;
-        foreach (var digit in text)
-        {
-            if (!char.IsAsciiDigit((char)digit))
-            {
-                return false;
-            }
-
-            value = (value * 10) + (digit - '0');
-        }
-
-        return true;
-    }
-
     /// <summary>Timestamps longer than this many characters are read through a string.</summary>
     private const int MaxTimestampChars = 64;
 
@@ -651,19 +571,11 @@ public static class SegmentParser
         public static ValueRange Of((int Start, int Length) span) => new(span.Start, span.Length);
 
         /// <summary>
-        /// Parses the value, when it is an object, into a document of its own that needs no disposing
-        /// (nothing is rented), so its elements can outlive the body. Returns null for any other value.
+        /// Copies the value, when it is an object, so that it can outlive the body. Returns null for any
+        /// other value.
         /// </summary>
-        public JsonElement? ParseObject(ReadOnlySpan<byte> json, int maxDepth)
-        {
-            if (Length == 0 || json[Start] != (byte)'{')
-            {
-                return null;
-            }
-
-            var reader = ReaderAtValue(json, maxDepth);
-            return JsonElement.ParseValue(ref reader);
-        }
+        public TraitValue? CopyObject(ReadOnlySpan<byte> json) =>
+            Length == 0 || json[Start] != (byte)'{' ? null : TraitValue.CopyOf(json, Start, Length);
 
         /// <summary>
         /// Returns where the value of property <paramref name="name"/> lies, when this value is an object that
@@ -746,7 +658,7 @@ public static class SegmentParser
 
             // Most clients write one ISO 8601 form, which is read without the general parser.
             var raw = json.Slice(Start, Length);
-            if (raw.Length > 2 && raw[0] == (byte)'"' && TryParseIsoTimestamp(raw[1..^1], out var iso))
+            if (raw.Length > 2 && raw[0] == (byte)'"' && IsoTimestamp.TryParse(raw[1..^1], out var iso))
             {
                 return iso;
             }
@@ -806,8 +718,8 @@ public static class SegmentParser
     /// </summary>
     private static void ApplyEnvelope(List<SegmentEvent> events, ReadOnlySpan<byte> json, int maxDepth, ValueRange envelopeContext, string? bodyWriteKey)
     {
-        // Parsed once into a document of their own, which every identify refers to.
-        var envelopeTraits = envelopeContext.Property(json, maxDepth, "traits"u8).ParseObject(json, maxDepth);
+        // Copied once, and every identify refers to the copy.
+        var envelopeTraits = envelopeContext.Property(json, maxDepth, "traits"u8).CopyObject(json);
         var envelopeUrl = PageUrlOf(json, maxDepth, envelopeContext);
         if (envelopeTraits is null && envelopeUrl is null && bodyWriteKey is null)
         {
@@ -834,9 +746,9 @@ public static class SegmentParser
     }
 
     /// <summary>Returns <paramref name="envelope"/>'s values overridden by the event's own traits.</summary>
-    private static List<KeyValuePair<string, JsonElement>> UnderTraits(JsonElement envelope, IReadOnlyList<KeyValuePair<string, JsonElement>> own)
+    private static List<KeyValuePair<string, TraitValue>> UnderTraits(TraitValue envelope, IReadOnlyList<KeyValuePair<string, TraitValue>> own)
     {
-        var merged = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        var merged = new Dictionary<string, TraitValue>(StringComparer.Ordinal);
         AddValues(merged, envelope);
         foreach (var (key, value) in own)
         {
@@ -1000,9 +912,9 @@ public static class SegmentParser
     }
 
     /// <summary>Returns the values of <paramref name="first"/> overridden by those of <paramref name="second"/>.</summary>
-    private static List<KeyValuePair<string, JsonElement>> MergeValues(JsonElement first, JsonElement second)
+    private static List<KeyValuePair<string, TraitValue>> MergeValues(TraitValue first, TraitValue second)
     {
-        var merged = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        var merged = new Dictionary<string, TraitValue>(StringComparer.Ordinal);
         AddValues(merged, first);
         AddValues(merged, second);
         return [.. merged];
@@ -1013,51 +925,43 @@ public static class SegmentParser
     /// without the dictionary that most identifies (one traits object, no repeated names) do not need.
     /// A repeated name, or more than 32 names, falls back to the dictionary, where the last value wins.
     /// </summary>
-    private static List<KeyValuePair<string, JsonElement>> ListValues(JsonElement traits)
+    private static List<KeyValuePair<string, TraitValue>> ListValues(TraitValue traits)
     {
         if (traits.ValueKind != JsonValueKind.Object)
         {
             return [];
         }
 
-        var values = new List<KeyValuePair<string, JsonElement>>(traits.GetPropertyCount());
-        foreach (var property in traits.EnumerateObject())
-        {
-            var name = property.Name;
-            if (values.Count >= 32 || ContainsName(values, name))
-            {
-                return MergeValues(default, traits);
-            }
-
-            values.Add(new KeyValuePair<string, JsonElement>(name, property.Value));
-        }
-
-        return values;
+        var values = traits.EnumerateObject();
+        return values.Count > 32 || HasRepeatedName(values) ? MergeValues(default, traits) : values;
     }
 
-    private static bool ContainsName(List<KeyValuePair<string, JsonElement>> values, string name)
+    private static bool HasRepeatedName(List<KeyValuePair<string, TraitValue>> values)
     {
-        foreach (var value in values)
+        for (var i = 1; i < values.Count; i++)
         {
-            if (string.Equals(value.Key, name, StringComparison.Ordinal))
+            for (var j = 0; j < i; j++)
             {
-                return true;
+                if (string.Equals(values[i].Key, values[j].Key, StringComparison.Ordinal))
+                {
+                    return true;
+                }
             }
         }
 
         return false;
     }
 
-    private static void AddValues(Dictionary<string, JsonElement> merged, JsonElement traits)
+    private static void AddValues(Dictionary<string, TraitValue> merged, TraitValue traits)
     {
         if (traits.ValueKind != JsonValueKind.Object)
         {
             return;
         }
 
-        foreach (var property in traits.EnumerateObject())
+        foreach (var (name, value) in traits.EnumerateObject())
         {
-            merged[property.Name] = property.Value;
+            merged[name] = value;
         }
     }
 

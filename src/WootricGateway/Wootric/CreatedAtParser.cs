@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using WootricGateway.Segment;
 
 namespace WootricGateway.Wootric;
 
@@ -31,7 +32,7 @@ public static partial class CreatedAtParser
     ];
 
     /// <summary>Parses a JSON string or number; returns false for anything else or an unparseable value.</summary>
-    public static bool TryParse(JsonElement value, out long unixSeconds)
+    public static bool TryParse(TraitValue value, out long unixSeconds)
     {
         unixSeconds = 0;
         return value.ValueKind switch
@@ -78,6 +79,19 @@ public static partial class CreatedAtParser
     /// take plain numbers or free text for dates.
     /// </summary>
     public static bool TryParseIso(string text, out DateTimeOffset value)
+    {
+        // Nearly every date comes in the form clients write, which is read without the format list.
+        if (IsoTimestamp.TryParse(text.AsSpan(), out var common))
+        {
+            value = common.ToUniversalTime();
+            return true;
+        }
+
+        return TryParseIsoFormats(text, out value);
+    }
+
+    /// <summary>Parses ISO-8601 text against the format list alone: what <see cref="TryParseIso"/> gives for any text.</summary>
+    internal static bool TryParseIsoFormats(string text, out DateTimeOffset value)
     {
         value = default;
         if (text.Length < 10 || text.Length > 64 || !char.IsAsciiDigit(text[0]))

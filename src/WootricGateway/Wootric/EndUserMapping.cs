@@ -35,7 +35,7 @@ public static class EndUserMapping
     };
 
     /// <summary>Maps the merged traits of an identify.</summary>
-    public static IdentifyChange MapIdentify(IReadOnlyList<KeyValuePair<string, JsonElement>> traits)
+    public static IdentifyChange MapIdentify(IReadOnlyList<KeyValuePair<string, TraitValue>> traits)
     {
         string? email = null;
         string? phone = null;
@@ -95,7 +95,7 @@ public static class EndUserMapping
         return builder.ToString();
     }
 
-    private static void AddProperty(Dictionary<string, string> properties, string key, JsonElement value, int depth)
+    private static void AddProperty(Dictionary<string, string> properties, string key, TraitValue value, int depth)
     {
         switch (value.ValueKind)
         {
@@ -103,9 +103,9 @@ public static class EndUserMapping
                 // A null trait deletes nothing in Wootric, so it is simply not sent.
                 return;
             case JsonValueKind.Object when depth < MaxFlattenDepth:
-                foreach (var child in value.EnumerateObject())
+                foreach (var (name, child) in value.EnumerateObject())
                 {
-                    AddProperty(properties, key + "_" + SanitizeKey(child.Name), child.Value, depth + 1);
+                    AddProperty(properties, key + "_" + SanitizeKey(name), child, depth + 1);
                 }
 
                 return;
@@ -130,7 +130,7 @@ public static class EndUserMapping
     }
 
     /// <summary>Joins an array of scalars with commas; an array holding objects or arrays becomes compact JSON text.</summary>
-    private static string JoinArray(JsonElement array)
+    private static string JoinArray(TraitValue array)
     {
         var parts = new List<string>();
         foreach (var item in array.EnumerateArray())
@@ -150,7 +150,7 @@ public static class EndUserMapping
     }
 
     /// <summary>Returns the text of a string, number or boolean; null for anything else.</summary>
-    private static string? ScalarText(JsonElement value) => value.ValueKind switch
+    private static string? ScalarText(TraitValue value) => value.ValueKind switch
     {
         JsonValueKind.String => value.GetString(),
         JsonValueKind.Number => value.TryGetInt64(out var whole) ? whole.ToString(CultureInfo.InvariantCulture) : value.GetRawText(),

@@ -246,12 +246,20 @@ public sealed class SegmentParserTests
             var text = $"{year:D4}-{random.Next(0, 14):D2}-{random.Next(0, 33):D2}T{random.Next(0, 26):D2}:{random.Next(0, 61):D2}:{random.Next(0, 62):D2}{fraction}{zones[random.Next(zones.Length)]}";
 
             var general = DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var expected);
-            if (SegmentParser.TryParseIsoTimestamp(Encoding.ASCII.GetBytes(text), out var value))
+            var fromChars = IsoTimestamp.TryParse(text.AsSpan(), out var charValue);
+            if (IsoTimestamp.TryParse<byte>(Encoding.ASCII.GetBytes(text), out var value))
             {
+                Assert.True(fromChars, text);
+                Assert.Equal(value.Ticks, charValue.Ticks);
+                Assert.Equal(value.Offset, charValue.Offset);
                 accepted++;
                 Assert.True(general, text);
                 Assert.Equal(expected, value);
                 Assert.Equal(expected.Offset, value.Offset);
+            }
+            else
+            {
+                Assert.False(fromChars, text);
             }
         }
 

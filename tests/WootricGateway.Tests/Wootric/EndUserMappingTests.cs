@@ -1,18 +1,12 @@
-using System.Text.Json;
+using WootricGateway.Segment;
 using WootricGateway.Wootric;
 
 namespace WootricGateway.Tests.Wootric;
 
 public sealed class EndUserMappingTests
 {
-    private static IdentifyChange Map(string traitsJson)
-    {
-        using var document = JsonDocument.Parse(traitsJson);
-        var traits = document.RootElement.EnumerateObject()
-            .Select(property => new KeyValuePair<string, JsonElement>(property.Name, property.Value.Clone()))
-            .ToList();
-        return EndUserMapping.MapIdentify(traits);
-    }
+    private static IdentifyChange Map(string traitsJson) =>
+        EndUserMapping.MapIdentify(TraitValue.Parse(traitsJson).EnumerateObject());
 
     [Fact]
     public void MapIdentify_SplitsReservedFields()
