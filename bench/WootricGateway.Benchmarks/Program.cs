@@ -1,3 +1,10 @@
 using BenchmarkDotNet.Running;
+using WootricGateway.Benchmarks;
 
-BenchmarkSwitcher.FromAssembly(typeof(WootricGateway.Benchmarks.ParserBenchmarks).Assembly).Run(args);
+if (args.Length > 0 && args[0] == "loop")
+{
+    return SpeedLoop.Run(args);
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(ParserBenchmarks).Assembly).Run(args);
+return 0;
