@@ -188,8 +188,8 @@ try {
     return { allowed: await probe('/v1/t'), denied: await probe('/v1/t-denied') };
   }, gatewayBase.replace(/\/$/, ''));
 
-  // Waits (up to 10 s) until every request has finished or failed, so each has its response.
-  const deadline = Date.now() + 10_000;
+  // Waits (up to 30 s) until every request has finished or failed, so each has its response.
+  const deadline = Date.now() + 30_000;
   while ([...requests.values()].some((record) => !record.finished && !record.failed) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

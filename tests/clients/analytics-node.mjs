@@ -52,5 +52,5 @@ if (scenario === 'small') {
 const failures = [];
 analytics.on('error', (error) => failures.push(String(error?.reason ?? error)));
 
-await analytics.closeAndFlush({ timeout: 10000 });
+await analytics.closeAndFlush({ timeout: 30000 });
 console.log(JSON.stringify({ sent, failures }));

@@ -16,7 +16,7 @@ public sealed class BadInputCorpusTests(BadInputGateway fixture) : IClassFixture
     [MemberData(nameof(CaseIds))]
     public async Task Case_ForwardedUnchangedAndCounted(string id)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         var testCase = BadInputCorpus.Find(id);
         var body = BadInputCorpus.ReadBody(testCase);
         var headers = testCase.Headers
@@ -53,7 +53,7 @@ public sealed class BadInputCorpusTests(BadInputGateway fixture) : IClassFixture
             Assert.Equal(testCase.Chunked ? null : body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), exchange.GetHeader("Content-Length"));
         }
 
-        var delta = await fixture.WaitForTapAsync(before, testCase.Tap, TimeSpan.FromSeconds(15), timeout.Token);
+        var delta = await fixture.WaitForTapAsync(before, testCase.Tap, testCase.TapEvents, TimeSpan.FromSeconds(45), timeout.Token);
         Assert.Equal(testCase.Tap.OrderBy(pair => pair.Key), delta.Requests.OrderBy(pair => pair.Key));
         foreach (var (label, expected) in testCase.TapEvents)
         {

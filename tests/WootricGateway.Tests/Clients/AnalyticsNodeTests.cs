@@ -16,7 +16,7 @@ public sealed class AnalyticsNodeTests
     [Fact]
     public async Task AnalyticsNode_ForwardedUnchangedAndSynced()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(150));
         var cancellationToken = timeout.Token;
         await using var upstream = await RecordingUpstream.StartAsync(cancellationToken);
         await using var wootric = await FakeWootricServer.StartAsync(cancellationToken);
@@ -48,24 +48,28 @@ public sealed class AnalyticsNodeTests
         }
 
         // The identify and the page became one end user with the visit; the track changed nothing.
-        var settled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromMilliseconds(1500), TimeSpan.FromSeconds(30), cancellationToken);
-        Assert.True(settled.IsSettled, settled.LastObservation);
+        var expected = new ExpectedEndUser("node-user-1", "node.user@example.test", "1706933107", new Dictionary<string, string>
+        {
+            ["plan"] = "team",
+            ["seats"] = "12",
+            ["last_page_url"] = "https://app.example.test/pricing",
+            ["last_seen_date"] = "1714564800",
+        });
+        var settled = await gateway.WaitUntilSettledAsync(
+            wootric,
+            TimeSpan.FromMilliseconds(1000),
+            TimeSpan.FromSeconds(60),
+            () => ExpectedEndUser.AreInWootric(wootric, expected),
+            cancellationToken);
         var user = Assert.Single(wootric.EndUsers);
         Assert.Equal("node-user-1", user.ExternalId);
         Assert.Equal("node.user@example.test", user.Email);
         Assert.Equal("1706933107", user.ExternalCreatedAt);
         Assert.Null(user.LastSurveyed);
-        Assert.Equal(
-            new Dictionary<string, string>
-            {
-                ["plan"] = "team",
-                ["seats"] = "12",
-                ["last_page_url"] = "https://app.example.test/pricing",
-                ["last_seen_date"] = "1714564800",
-            },
-            user.Properties.ToDictionary());
+        Assert.Equal(expected.Properties.ToDictionary(), user.Properties.ToDictionary());
         Assert.Equal(1, wootric.CreateCount);
         Assert.True(wootric.WriteCount <= 2, $"expected at most 2 Wootric writes, saw {wootric.WriteCount}");
         Assert.Empty(wootric.Violations);
+        Assert.True(settled.IsSettled, settled.LastObservation);
     }
 }

@@ -27,7 +27,7 @@ public sealed class BrowserClientTests
     public async Task AnalyticsNext_ForwardedUnchangedAndSynced(string delivery, string pathPrefix)
     {
         Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing; install it with 'apt-get install chromium' (.ci/run does).");
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(180));
         var cancellationToken = timeout.Token;
         await using var upstream = await RecordingUpstream.StartAsync(cancellationToken);
         upstream.Responder = RespondWithCors;
@@ -115,19 +115,23 @@ public sealed class BrowserClientTests
         Assert.DoesNotContain(upstream.Exchanges, exchange => exchange.Method == "POST" && exchange.Path == DeniedProbePath);
 
         // identify and page became one end user with the page visit.
-        var settled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromMilliseconds(1000), TimeSpan.FromSeconds(30), cancellationToken);
-        Assert.True(settled.IsSettled, settled.LastObservation);
-        ExpectedEndUser.AssertEndUsers(
+        var expected = new ExpectedEndUser("browser-user-1", "browser.user@example.test", "1706933107", new Dictionary<string, string>
+        {
+            ["plan"] = "pro",
+            ["company_name"] = "Acme",
+            ["company_size"] = "40",
+            ["beta"] = "true",
+            ["last_page_url"] = root.GetProperty("pageUrl").GetString()!,
+            ["last_seen_date"] = "1714564800",
+        });
+        var settled = await gateway.WaitUntilSettledAsync(
             wootric,
-            new ExpectedEndUser("browser-user-1", "browser.user@example.test", "1706933107", new Dictionary<string, string>
-            {
-                ["plan"] = "pro",
-                ["company_name"] = "Acme",
-                ["company_size"] = "40",
-                ["beta"] = "true",
-                ["last_page_url"] = root.GetProperty("pageUrl").GetString()!,
-                ["last_seen_date"] = "1714564800",
-            }));
+            TimeSpan.FromMilliseconds(1000),
+            TimeSpan.FromSeconds(60),
+            () => ExpectedEndUser.AreInWootric(wootric, expected),
+            cancellationToken);
+        ExpectedEndUser.AssertEndUsers(wootric, expected);
+        Assert.True(settled.IsSettled, settled.LastObservation);
     }
 
     /// <summary>

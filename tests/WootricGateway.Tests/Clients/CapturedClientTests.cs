@@ -28,7 +28,7 @@ public sealed class CapturedClientTests
     public async Task Capture_ForwardedUnchangedAndTapped(string name)
     {
         var capture = CapturedRequest.Load(name);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         var cancellationToken = timeout.Token;
         await using var upstream = await RecordingUpstream.StartAsync(cancellationToken);
         await using var wootric = await FakeWootricServer.StartAsync(cancellationToken);
@@ -50,8 +50,14 @@ public sealed class CapturedClientTests
             Assert.Null(received.GetHeader("Content-Length"));
         }
 
-        var settled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromMilliseconds(800), TimeSpan.FromSeconds(30), cancellationToken);
+        ExpectedEndUser[] expected = [.. capture.EndUsers];
+        var settled = await gateway.WaitUntilSettledAsync(
+            wootric,
+            TimeSpan.FromMilliseconds(800),
+            TimeSpan.FromSeconds(60),
+            () => ExpectedEndUser.AreInWootric(wootric, expected),
+            cancellationToken);
+        ExpectedEndUser.AssertEndUsers(wootric, expected);
         Assert.True(settled.IsSettled, settled.LastObservation);
-        ExpectedEndUser.AssertEndUsers(wootric, [.. capture.EndUsers]);
     }
 }

@@ -6,6 +6,24 @@ namespace WootricGateway.Tests.Clients;
 internal sealed record ExpectedEndUser(string? ExternalId, string Email, string? ExternalCreatedAt, IReadOnlyDictionary<string, string> Properties)
 {
     /// <summary>
+    /// Returns whether the fake Wootric contains exactly <paramref name="expected"/> (matched by email)
+    /// with the expected external id, <c>external_created_at</c> and properties. A settle wait uses it
+    /// as the state to reach before its quiet window; <see cref="AssertEndUsers"/> checks the rest.
+    /// </summary>
+    public static bool AreInWootric(FakeWootricServer wootric, params ExpectedEndUser[] expected)
+    {
+        var users = wootric.EndUsers;
+        return users.Count == expected.Length && expected.All(want => IsMatch(users.Where(candidate => candidate.Email == want.Email).ToList(), want));
+    }
+
+    private static bool IsMatch(List<FakeEndUser> candidates, ExpectedEndUser want) =>
+        candidates is [var user]
+        && user.ExternalId == want.ExternalId
+        && user.ExternalCreatedAt == want.ExternalCreatedAt
+        && user.Properties.Count == want.Properties.Count
+        && want.Properties.All(pair => user.Properties.TryGetValue(pair.Key, out var value) && value == pair.Value);
+
+    /// <summary>
     /// Checks that the fake Wootric contains exactly <paramref name="expected"/> (matched by email), each
     /// created once, never with <c>last_surveyed</c>, and that no request broke Wootric's API rules.
     /// </summary>

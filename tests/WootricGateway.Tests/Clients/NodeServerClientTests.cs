@@ -12,10 +12,10 @@ namespace WootricGateway.Tests.Clients;
 /// </summary>
 public sealed class NodeServerClientTests
 {
-    private static readonly TimeSpan TestTimeout = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan TestTimeout = TimeSpan.FromSeconds(150);
     private static readonly TimeSpan ClientTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan SettleQuiet = TimeSpan.FromMilliseconds(1000);
-    private static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(60);
 
     [Fact]
     public async Task AnalyticsNode_LargeBatchForwardedAndTapped()
@@ -52,16 +52,18 @@ public sealed class NodeServerClientTests
 
         ForwardingAssert.AssertForwardedUnchanged(sent, upstream.Exchanges);
 
-        var settled = await gateway.WaitUntilSettledAsync(wootric, SettleQuiet, SettleTimeout, cancellationToken);
-        Assert.True(settled.IsSettled, settled.LastObservation);
-        ExpectedEndUser.AssertEndUsers(
-            wootric,
+        ExpectedEndUser[] expected =
+        [
             new ExpectedEndUser("node-user-2", "node.two@example.test", "1700000000", new Dictionary<string, string>
             {
                 ["region"] = "eu",
                 ["last_page_url"] = "https://app.example.test/import",
                 ["last_seen_date"] = "1717320600",
-            }));
+            }),
+        ];
+        var settled = await SettleAsync(gateway, wootric, expected, cancellationToken);
+        ExpectedEndUser.AssertEndUsers(wootric, expected);
+        Assert.True(settled.IsSettled, settled.LastObservation);
     }
 
     [Fact]
@@ -101,10 +103,8 @@ public sealed class NodeServerClientTests
 
         Assert.Contains(sent, request => request.Body.Length > 400 * 1024);
 
-        var settled = await gateway.WaitUntilSettledAsync(wootric, SettleQuiet, SettleTimeout, cancellationToken);
-        Assert.True(settled.IsSettled, settled.LastObservation);
-        ExpectedEndUser.AssertEndUsers(
-            wootric,
+        ExpectedEndUser[] expected =
+        [
             new ExpectedEndUser("legacy-user-1", "legacy.user@example.test", "1699784430", new Dictionary<string, string>
             {
                 ["plan"] = "starter",
@@ -117,7 +117,11 @@ public sealed class NodeServerClientTests
                 ["team_size"] = "5",
                 ["last_page_url"] = "https://app.example.test/import",
                 ["last_seen_date"] = "1717320600",
-            }));
+            }),
+        ];
+        var settled = await SettleAsync(gateway, wootric, expected, cancellationToken);
+        ExpectedEndUser.AssertEndUsers(wootric, expected);
+        Assert.True(settled.IsSettled, settled.LastObservation);
     }
 
     [Fact]
@@ -164,10 +168,8 @@ public sealed class NodeServerClientTests
         Assert.False(secondIdentify.RootElement.TryGetProperty("traits", out _));
         Assert.Equal("rudder.two@example.test", secondIdentify.RootElement.GetProperty("context").GetProperty("traits").GetProperty("email").GetString());
 
-        var settled = await gateway.WaitUntilSettledAsync(wootric, SettleQuiet, SettleTimeout, cancellationToken);
-        Assert.True(settled.IsSettled, settled.LastObservation);
-        ExpectedEndUser.AssertEndUsers(
-            wootric,
+        ExpectedEndUser[] expected =
+        [
             new ExpectedEndUser("rudder-user-1", "rudder.user@example.test", "1458841605", new Dictionary<string, string>
             {
                 ["plan"] = "enterprise",
@@ -177,8 +179,16 @@ public sealed class NodeServerClientTests
             new ExpectedEndUser("rudder-user-2", "rudder.two@example.test", null, new Dictionary<string, string>
             {
                 ["role"] = "admin",
-            }));
+            }),
+        ];
+        var settled = await SettleAsync(gateway, wootric, expected, cancellationToken);
+        ExpectedEndUser.AssertEndUsers(wootric, expected);
+        Assert.True(settled.IsSettled, settled.LastObservation);
     }
+
+    /// <summary>Waits until Wootric contains <paramref name="expected"/> and the gateway has then been quiet for <see cref="SettleQuiet"/>.</summary>
+    private static Task<SettleResult> SettleAsync(GatewayUnderTest gateway, FakeWootricServer wootric, ExpectedEndUser[] expected, CancellationToken cancellationToken) =>
+        gateway.WaitUntilSettledAsync(wootric, SettleQuiet, SettleTimeout, () => ExpectedEndUser.AreInWootric(wootric, expected), cancellationToken);
 
     /// <summary>
     /// Responds as a RudderStack data plane does: 401 with a text reason unless Basic authentication

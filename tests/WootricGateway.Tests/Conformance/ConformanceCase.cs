@@ -19,7 +19,10 @@ internal sealed record ConformanceCase(
     IReadOnlyList<CaseRequest> Requests,
     CaseExpectations Expect)
 {
-    /// <summary>How long one wait for the gateway to settle may take when the case sets no <c>timeout_s</c>.</summary>
+    /// <summary>
+    /// The case's limit for one wait for the gateway to settle when it sets no <c>timeout_s</c>. The
+    /// runner waits at least <see cref="CaseRunner.GetSettleTimeout"/> allows.
+    /// </summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(20);
 
     /// <summary>How long Wootric must be quiet to count as settled when the case sets no <c>settle_quiet_ms</c>.</summary>

@@ -25,7 +25,7 @@ public sealed class DeliveryScenarioTests
     [Fact]
     public async Task ConcurrentIdentifies_CreateOnce()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         var (upstream, wootric, gateway) = await StartAsync(timeout.Token);
         await using (upstream)
         await using (wootric)
@@ -41,18 +41,25 @@ public sealed class DeliveryScenarioTests
             var statuses = await Task.WhenAll(sends);
 
             Assert.All(statuses, status => Assert.Equal(HttpStatusCode.OK, status));
-            var settled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromMilliseconds(1500), TimeSpan.FromSeconds(45), timeout.Token);
-            Assert.True(settled.IsSettled, settled.LastObservation);
+
+            // Once every request reached the store and the user exists, a quiet window shows that no second create follows.
+            var settled = await gateway.WaitUntilSettledAsync(
+                wootric,
+                TimeSpan.FromSeconds(1),
+                TimeSpan.FromSeconds(60),
+                async token => await gateway.ReadTapOutcomeAsync("handed_off", token) >= statuses.Length && wootric.CreateCount >= 1,
+                timeout.Token);
             Assert.Equal(1, wootric.CreateCount);
             var user = Assert.Single(wootric.EndUsers);
             Assert.Equal("burst-user", user.ExternalId);
+            Assert.True(settled.IsSettled, settled.LastObservation);
         }
     }
 
     [Fact]
     public async Task IdenticalIdentifies_WriteOnce()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(150));
         var (upstream, wootric, gateway) = await StartAsync(timeout.Token);
         await using (upstream)
         await using (wootric)
@@ -71,18 +78,25 @@ public sealed class DeliveryScenarioTests
                 await Task.WhenAll(sends);
             }
 
-            var settled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromMilliseconds(1500), TimeSpan.FromSeconds(45), timeout.Token);
-            Assert.True(settled.IsSettled, settled.LastObservation);
+            // Once all 1,000 requests reached the store and Wootric has the new plan, a quiet window shows that no second write follows.
+            var settled = await gateway.WaitUntilSettledAsync(
+                wootric,
+                TimeSpan.FromSeconds(1),
+                TimeSpan.FromSeconds(60),
+                async token => await gateway.ReadTapOutcomeAsync("handed_off", token) >= 1000
+                    && wootric.EndUsers.Single(user => user.Id == known.Id).Properties.GetValueOrDefault("plan") == "pro",
+                timeout.Token);
             Assert.Equal(0, wootric.CreateCount);
             Assert.True(wootric.WriteCount <= 1, $"expected at most one write for 1,000 identical identifies, saw {wootric.WriteCount}");
             Assert.Equal("pro", Assert.Single(wootric.EndUsers, user => user.Id == known.Id).Properties["plan"]);
+            Assert.True(settled.IsSettled, settled.LastObservation);
         }
     }
 
     [Fact]
     public async Task WootricOutage_EveryEventAppliedAfter()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(150));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(180));
         var (upstream, wootric, gateway) = await StartAsync(timeout.Token);
         await using (upstream)
         await using (wootric)
@@ -103,11 +117,16 @@ public sealed class DeliveryScenarioTests
 
             wootric.ApplyFaults(JsonNode.Parse("""{"rules":[]}""")!);
 
-            var settled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromMilliseconds(2500), TimeSpan.FromSeconds(60), timeout.Token);
-            Assert.True(settled.IsSettled, settled.LastObservation);
+            var settled = await gateway.WaitUntilSettledAsync(
+                wootric,
+                TimeSpan.FromSeconds(1),
+                TimeSpan.FromSeconds(60),
+                () => wootric.CreateCount >= sent,
+                timeout.Token);
             Assert.Equal(sent, wootric.CreateCount);
             Assert.Equal(sent, wootric.EndUsers.Count);
             Assert.Equal(sent, wootric.EndUsers.Select(user => user.ExternalId).Distinct().Count());
+            Assert.True(settled.IsSettled, settled.LastObservation);
         }
     }
 }

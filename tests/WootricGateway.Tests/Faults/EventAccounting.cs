@@ -23,7 +23,7 @@ internal sealed record GatewayCounts(double SkippedEvents, double DroppedEvents,
     /// <summary>Reads the counters of one running gateway from its management listener.</summary>
     public static async Task<GatewayCounts> ReadAsync(Uri managementAddress, CancellationToken cancellationToken)
     {
-        using var client = new HttpClient { BaseAddress = managementAddress, Timeout = TimeSpan.FromSeconds(10) };
+        using var client = new HttpClient { BaseAddress = managementAddress, Timeout = TimeSpan.FromSeconds(30) };
         var exposition = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative), cancellationToken);
         var skipped = 0.0;
         var dropped = 0.0;
@@ -165,6 +165,18 @@ internal static class EventAccounting
 
         return Check(ReadAcceptedEvents(upstream), wootric, counts, seededUsers ?? []);
     }
+
+    /// <summary>
+    /// Returns whether the check passes now. A settle wait uses it as the state to reach before its
+    /// quiet window, so the window starts only once every accepted event is accounted for.
+    /// </summary>
+    public static async Task<bool> PassesAsync(
+        RecordingUpstream upstream,
+        FakeWootricServer wootric,
+        IEnumerable<Uri> managementAddresses,
+        CancellationToken cancellationToken,
+        IReadOnlyCollection<string>? seededUsers = null) =>
+        (await CheckAsync(upstream, wootric, managementAddresses, cancellationToken, seededUsers)).Violations.Count == 0;
 
     internal static AccountingReport Check(
         IReadOnlyList<AcceptedEvent> accepted,

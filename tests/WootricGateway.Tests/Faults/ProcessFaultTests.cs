@@ -24,7 +24,7 @@ public sealed class ProcessFaultTests(RedisServerFixture redis, ITestOutputHelpe
     [Fact]
     public async Task KilledReplica_WorkCompletedByAnother()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(180));
         await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
         await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
 
@@ -46,13 +46,11 @@ public sealed class ProcessFaultTests(RedisServerFixture redis, ITestOutputHelpe
             }
 
             // Kill once every request is in Redis and the first create is in progress at Wootric.
-            var waited = Stopwatch.StartNew();
-            while (waited.Elapsed < TimeSpan.FromSeconds(20)
-                && (await killed.ReadMetricAsync("wootric_gateway_tap_requests_total{outcome=\"handed_off\"}", timeout.Token) < users
-                    || !wootric.Requests.Any(request => request.Method == "POST")))
-            {
-                await Task.Delay(20, timeout.Token);
-            }
+            await Poll.UntilAsync(
+                async token => await killed.ReadMetricAsync("wootric_gateway_tap_requests_total{outcome=\"handed_off\"}", token) >= users
+                    && wootric.Requests.Any(request => request.Method == "POST"),
+                TimeSpan.FromSeconds(60),
+                timeout.Token);
 
             Assert.Equal(users, await killed.ReadMetricAsync("wootric_gateway_tap_requests_total{outcome=\"handed_off\"}", timeout.Token));
 
@@ -63,7 +61,12 @@ public sealed class ProcessFaultTests(RedisServerFixture redis, ITestOutputHelpe
         Assert.True(createsBeforeTakeover < users, $"the killed replica finished all {users} users before it was killed; nothing was left to take over");
 
         await using var survivor = await GatewayUnderTest.StartAsync(configuration, timeout.Token);
-        var settled = await survivor.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(60), timeout.Token);
+        var settled = await survivor.WaitUntilSettledAsync(
+            wootric,
+            TimeSpan.FromSeconds(2),
+            TimeSpan.FromSeconds(60),
+            token => EventAccounting.PassesAsync(upstream, wootric, [survivor.ManagementAddress], token),
+            timeout.Token);
         Assert.True(settled.IsSettled, settled.LastObservation);
 
         var report = await EventAccounting.CheckAsync(upstream, wootric, [survivor.ManagementAddress], timeout.Token);
@@ -78,7 +81,7 @@ public sealed class ProcessFaultTests(RedisServerFixture redis, ITestOutputHelpe
     [Fact]
     public async Task RedisStopped_ProxyingContinuesAndEventsApplied()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(150));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(210));
         var ownServer = await RedisServer.StartAsync(requireOwned: true);
         try
         {
@@ -110,7 +113,8 @@ public sealed class ProcessFaultTests(RedisServerFixture redis, ITestOutputHelpe
                 await SendAsync();
             }
 
-            var before = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), timeout.Token);
+            Task<bool> AccountedAsync(CancellationToken token) => EventAccounting.PassesAsync(upstream, wootric, [gateway.ManagementAddress], token);
+            var before = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(45), AccountedAsync, timeout.Token);
             Assert.True(before.IsSettled, before.LastObservation);
 
             // Redis goes away for 20 s while traffic continues.
@@ -123,7 +127,7 @@ public sealed class ProcessFaultTests(RedisServerFixture redis, ITestOutputHelpe
             }
 
             ownServer = await ownServer.RestartAsync();
-            var after = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(60), timeout.Token);
+            var after = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(60), AccountedAsync, timeout.Token);
             Assert.True(after.IsSettled, after.LastObservation);
 
             var report = await EventAccounting.CheckAsync(upstream, wootric, [gateway.ManagementAddress], timeout.Token);
@@ -143,7 +147,7 @@ public sealed class ProcessFaultTests(RedisServerFixture redis, ITestOutputHelpe
     [Fact]
     public async Task RedisKilledMidDelivery_AppendOnlyLosesNothing()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(150));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(180));
         var ownServer = await RedisServer.StartAsync(requireOwned: true, appendOnly: true);
         try
         {
@@ -180,10 +184,8 @@ public sealed class ProcessFaultTests(RedisServerFixture redis, ITestOutputHelpe
                 await SendAsync(i);
             }
 
-            while (wootric.CreateCount < 2)
-            {
-                await Task.Delay(20, timeout.Token);
-            }
+            var delivering = await Poll.UntilAsync(() => wootric.CreateCount >= 2, TimeSpan.FromSeconds(60), timeout.Token);
+            Assert.True(delivering, $"the gateway created {wootric.CreateCount} users within 60 s; Redis is to be killed while it delivers");
 
             await ownServer.StopAsync();
             for (var i = 20; i < 30; i++)
@@ -193,7 +195,12 @@ public sealed class ProcessFaultTests(RedisServerFixture redis, ITestOutputHelpe
             }
 
             ownServer = await ownServer.RestartAsync();
-            var settled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(60), timeout.Token);
+            var settled = await gateway.WaitUntilSettledAsync(
+                wootric,
+                TimeSpan.FromSeconds(2),
+                TimeSpan.FromSeconds(60),
+                token => EventAccounting.PassesAsync(upstream, wootric, [gateway.ManagementAddress], token),
+                timeout.Token);
             var report = await EventAccounting.CheckAsync(upstream, wootric, [gateway.ManagementAddress], timeout.Token);
             output.WriteLine(report.ToString());
 

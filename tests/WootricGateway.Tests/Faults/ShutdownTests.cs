@@ -25,7 +25,7 @@ public sealed class ShutdownTests(RedisServerFixture redis, ITestOutputHelper ou
     [Fact]
     public async Task Sigterm_DrainsRequestsAndHandsBackWork()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(180));
         await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
         await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
 
@@ -49,10 +49,8 @@ public sealed class ShutdownTests(RedisServerFixture redis, ITestOutputHelper ou
             return (response.StatusCode, await response.Content.ReadAsStringAsync(timeout.Token));
         }).ToList();
 
-        while (upstream.Exchanges.Count < users)
-        {
-            await Task.Delay(20, timeout.Token);
-        }
+        var allForwarded = await Poll.UntilAsync(() => upstream.Exchanges.Count >= users, TimeSpan.FromSeconds(60), timeout.Token);
+        Assert.True(allForwarded, $"only {upstream.Exchanges.Count} of {users} requests reached the upstream within 60 s");
 
         stopped.Terminate();
         var responses = await Task.WhenAll(sends);
@@ -66,7 +64,12 @@ public sealed class ShutdownTests(RedisServerFixture redis, ITestOutputHelper ou
         Assert.True(createsByFirst < users, $"the first gateway created all {users} users before it stopped; nothing was left to hand over");
 
         await using var successor = await GatewayUnderTest.StartAsync(configuration, timeout.Token);
-        var settled = await successor.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(60), timeout.Token);
+        var settled = await successor.WaitUntilSettledAsync(
+            wootric,
+            TimeSpan.FromSeconds(2),
+            TimeSpan.FromSeconds(60),
+            token => EventAccounting.PassesAsync(upstream, wootric, [successor.ManagementAddress], token),
+            timeout.Token);
         var report = await EventAccounting.CheckAsync(upstream, wootric, [successor.ManagementAddress], timeout.Token);
 
         output.WriteLine($"creates by the stopped gateway: {createsByFirst}; {report}");
@@ -80,16 +83,19 @@ public sealed class ShutdownTests(RedisServerFixture redis, ITestOutputHelper ou
     [Fact]
     public async Task ShutdownTimeout_LeavesSyncForClaim()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(180));
         await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
         await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
 
-        // A create that outlasts the shutdown timeout: the sync is aborted and its entry stays pending.
-        wootric.ApplyFaults(JsonNode.Parse("""{"rules":[{"method":"POST","path":"/v1/end_users","latency_ms":8000,"count":1}]}""")!);
+        // The first create takes 60 s, far past the 2 s shutdown timeout, and the request timeout is
+        // longer still, so the sync is aborted and its entry stays pending. A gateway that waited for
+        // the create would take a minute to stop, which no busy machine explains.
+        wootric.ApplyFaults(JsonNode.Parse("""{"rules":[{"method":"POST","path":"/v1/end_users","latency_ms":60000,"count":1}]}""")!);
         var store = redis.IsolatedConfiguration();
         store["Redis:ClaimIdleTimeout"] = "00:00:04";
         store["Delivery:LeaseDuration"] = "00:00:04";
         store["Gateway:ShutdownTimeout"] = "00:00:02";
+        store["Wootric:RequestTimeout"] = "00:01:30";
         var configuration = Configuration(wootric, upstream, store);
 
         using var stopped = await GatewayProcess.StartAsync(configuration, timeout.Token);
@@ -99,25 +105,31 @@ public sealed class ShutdownTests(RedisServerFixture redis, ITestOutputHelper ou
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
-        while (!wootric.Requests.Any(request => request.Method == "POST" && request.Path == "/v1/end_users"))
-        {
-            await Task.Delay(20, timeout.Token);
-        }
+        var createStarted = await Poll.UntilAsync(
+            () => wootric.Requests.Any(request => request.Method == "POST" && request.Path == "/v1/end_users"),
+            TimeSpan.FromSeconds(60),
+            timeout.Token);
+        Assert.True(createStarted, "the gateway sent no create to Wootric within 60 s:\n" + stopped.Output);
 
         var terminated = System.Diagnostics.Stopwatch.StartNew();
         stopped.Terminate();
-        var exited = await stopped.WaitForExitAsync(TimeSpan.FromSeconds(15), timeout.Token);
+        var exited = await stopped.WaitForExitAsync(TimeSpan.FromSeconds(45), timeout.Token);
         var stopTime = terminated.Elapsed;
 
-        Assert.True(exited, "the gateway did not exit within 15 s of SIGTERM:\n" + stopped.Output);
+        Assert.True(exited, "the gateway did not exit within 45 s of SIGTERM:\n" + stopped.Output);
         Assert.True(stopped.Output.Contains("its work entry stays pending for another replica", StringComparison.Ordinal), "no aborted sync was logged:\n" + stopped.Output);
 
         await using var successor = await GatewayUnderTest.StartAsync(configuration, timeout.Token);
-        var settled = await successor.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(60), timeout.Token);
+        var settled = await successor.WaitUntilSettledAsync(
+            wootric,
+            TimeSpan.FromSeconds(2),
+            TimeSpan.FromSeconds(60),
+            token => EventAccounting.PassesAsync(upstream, wootric, [successor.ManagementAddress], token),
+            timeout.Token);
         var report = await EventAccounting.CheckAsync(upstream, wootric, [successor.ManagementAddress], timeout.Token);
 
         output.WriteLine($"stopped in {stopTime.TotalSeconds:F1} s; {report}");
-        Assert.True(stopTime < TimeSpan.FromSeconds(7), $"the gateway took {stopTime.TotalSeconds:F1} s to stop; it waited for the 8 s create instead of its 2 s shutdown timeout");
+        Assert.True(stopTime < TimeSpan.FromSeconds(30), $"the gateway took {stopTime.TotalSeconds:F1} s to stop; it waited for the 60 s create instead of its 2 s shutdown timeout");
         Assert.Contains(successor.Logs.Tail(CapturedLogs.Capacity), line => line.Contains("Claimed work entry", StringComparison.Ordinal));
         Assert.True(settled.IsSettled, settled.LastObservation);
         Assert.Empty(report.Violations);

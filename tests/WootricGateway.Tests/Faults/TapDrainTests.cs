@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using WootricGateway.Metrics;
 using WootricGateway.Segment;
 using WootricGateway.Tap;
+using WootricGateway.Tests.Fakes;
 
 namespace WootricGateway.Tests.Faults;
 
@@ -28,7 +29,7 @@ public sealed class TapDrainTests
 
         // BackgroundService starts ExecuteAsync on the thread pool and skips it when stopped first.
         await WaitUntilConsumingAsync(sink);
-        using var shutdownTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var shutdownTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await worker.StopAsync(shutdownTimeout.Token);
 
         using var exposition = new MemoryStream();
@@ -53,18 +54,16 @@ public sealed class TapDrainTests
         await WaitUntilConsumingAsync(sink);
         using var shutdownTimeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
         await worker.StopAsync(shutdownTimeout.Token);
-        await (worker.ExecuteTask ?? Task.CompletedTask).WaitAsync(TimeSpan.FromSeconds(10));
+        await (worker.ExecuteTask ?? Task.CompletedTask).WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.True(sink.Consumed < 50, $"all {sink.Consumed} captures were handed over although the shutdown timeout passed");
     }
 
+    /// <summary>Waits until the parser has handed the sink its first events. The parser thread runs at nice 19, so a busy machine may start it late.</summary>
     private static async Task WaitUntilConsumingAsync(SlowSink sink)
     {
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (sink.Started == 0 && waited.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            await Task.Delay(5);
-        }
+        var consuming = await Poll.UntilAsync(() => sink.Started > 0, TimeSpan.FromSeconds(60), CancellationToken.None);
+        Assert.True(consuming, "the parser handed nothing to the sink within 60 s");
     }
 
     private static CapturedRequest Capture(int index)

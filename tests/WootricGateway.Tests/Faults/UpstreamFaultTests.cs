@@ -19,7 +19,7 @@ public sealed class UpstreamFaultTests(ITestOutputHelper output)
     [InlineData(429, "{\"error\":\"too many requests\"}")]
     public async Task UpstreamError_ReturnedUnchangedAndNotTapped(int status, string body)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
         await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         FaultTraffic.SeedWootric(wootric);
@@ -41,7 +41,12 @@ public sealed class UpstreamFaultTests(ITestOutputHelper output)
             rejected.Add(await client.PostAsync(new Uri(gateway.ProxyAddress, "/v1/identify"), TestTraffic.Identify($"rejected-{i}", $"rejected-m-{i}"), timeout.Token));
         }
 
-        var settled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), timeout.Token);
+        var settled = await gateway.WaitUntilSettledAsync(
+            wootric,
+            TimeSpan.FromSeconds(1),
+            TimeSpan.FromSeconds(45),
+            token => EventAccounting.PassesAsync(upstream, wootric, [gateway.ManagementAddress], token, FaultTraffic.SeededUsers),
+            timeout.Token);
         var report = await EventAccounting.CheckAsync(upstream, wootric, [gateway.ManagementAddress], timeout.Token, FaultTraffic.SeededUsers);
         output.WriteLine(report.ToString());
 
@@ -63,7 +68,7 @@ public sealed class UpstreamFaultTests(ITestOutputHelper output)
     [Fact]
     public async Task UpstreamDown_502WithJsonBody()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
         await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
 
@@ -75,7 +80,15 @@ public sealed class UpstreamFaultTests(ITestOutputHelper output)
         using var client = TestTraffic.CreateClient();
 
         var responses = await SendIdentifiesAsync(client, gateway.ProxyAddress, "down", 5, timeout.Token);
-        var settled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30), timeout.Token);
+
+        // The tap counts a failed forward after the client has its response. Once all five are
+        // counted, a short quiet window shows that none of them reaches Wootric.
+        var settled = await gateway.WaitUntilSettledAsync(
+            wootric,
+            TimeSpan.FromMilliseconds(500),
+            TimeSpan.FromSeconds(45),
+            async token => await gateway.ReadTapOutcomeAsync("forward_failed", token) >= 5,
+            timeout.Token);
 
         Assert.All(responses, response => Assert.Equal(HttpStatusCode.BadGateway, response.Status));
         Assert.All(responses, response => Assert.Equal("upstream_unavailable", JsonNode.Parse(response.Body)!["error"]!.GetValue<string>()));
@@ -87,7 +100,7 @@ public sealed class UpstreamFaultTests(ITestOutputHelper output)
     [Fact]
     public async Task UpstreamReset_502WithJsonBody()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
         await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         await using var gateway = await GatewayUnderTest.StartAsync(WootricFaultTests.Configuration(wootric, upstream), timeout.Token);
@@ -98,7 +111,12 @@ public sealed class UpstreamFaultTests(ITestOutputHelper output)
         upstream.Response = UpstreamResponse.Default;
         var after = await SendIdentifiesAsync(client, gateway.ProxyAddress, "after-reset", 3, timeout.Token);
 
-        var settled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), timeout.Token);
+        var settled = await gateway.WaitUntilSettledAsync(
+            wootric,
+            TimeSpan.FromSeconds(1),
+            TimeSpan.FromSeconds(45),
+            token => EventAccounting.PassesAsync(upstream, wootric, [gateway.ManagementAddress], token),
+            timeout.Token);
         var report = await EventAccounting.CheckAsync(upstream, wootric, [gateway.ManagementAddress], timeout.Token);
         output.WriteLine(report.ToString());
 
@@ -115,7 +133,7 @@ public sealed class UpstreamFaultTests(ITestOutputHelper output)
     [Fact]
     public async Task UpstreamSlow_AnswerWaitedForOr504()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
         await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         await using var gateway = await GatewayUnderTest.StartAsync(
@@ -135,7 +153,12 @@ public sealed class UpstreamFaultTests(ITestOutputHelper output)
         upstream.Response = UpstreamResponse.Default with { Latency = TimeSpan.FromSeconds(12) };
         var stalled = await SendIdentifiesAsync(client, gateway.ProxyAddress, "stalled", 3, timeout.Token);
 
-        var settled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), timeout.Token);
+        var settled = await gateway.WaitUntilSettledAsync(
+            wootric,
+            TimeSpan.FromSeconds(1),
+            TimeSpan.FromSeconds(45),
+            token => EventAccounting.PassesAsync(upstream, wootric, [gateway.ManagementAddress], token),
+            timeout.Token);
         var report = await EventAccounting.CheckAsync(upstream, wootric, [gateway.ManagementAddress], timeout.Token);
         output.WriteLine(report.ToString());
 

@@ -16,7 +16,8 @@ public sealed class WootricFaultTests(ITestOutputHelper output)
 
     /// <summary>
     /// Fault cases: a name, the fake Wootric's fault settings (applied after a first round of traffic
-    /// has settled, so tokens and ids are cached), and how long they last before they are cleared.
+    /// has settled, so tokens and ids are cached), and how many seconds they last, counted from the
+    /// first Wootric request that meets them, before they are cleared.
     /// </summary>
     public static TheoryData<string, string, int> Cases => new()
     {
@@ -37,24 +38,31 @@ public sealed class WootricFaultTests(ITestOutputHelper output)
     [MemberData(nameof(Cases))]
     public async Task WootricFault_EveryEventAccounted(string name, string faults, int faultSeconds)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(180));
         await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
         await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         FaultTraffic.SeedWootric(wootric);
         await using var gateway = await GatewayUnderTest.StartAsync(Configuration(wootric, upstream), timeout.Token);
         using var client = TestTraffic.CreateClient();
         var traffic = new FaultTraffic("wf");
+        Task<bool> AccountedAsync(CancellationToken token) =>
+            EventAccounting.PassesAsync(upstream, wootric, [gateway.ManagementAddress], token, FaultTraffic.SeededUsers);
 
         var responses = (await traffic.SendRoundAsync(client, gateway.ProxyAddress, 4, timeout.Token)).ToList();
-        var warm = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30), timeout.Token);
+        var warm = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(45), AccountedAsync, timeout.Token);
         Assert.True(warm.IsSettled, warm.LastObservation);
 
+        // The fault lasts its time from the first Wootric request that meets it, so a machine slow
+        // to deliver the second round still has that round run into the fault.
+        var requestsBeforeFault = wootric.Requests.Count;
         wootric.ApplyFaults(JsonNode.Parse(faults)!);
         responses.AddRange(await traffic.SendRoundAsync(client, gateway.ProxyAddress, 8, timeout.Token));
+        var faultMet = await Poll.UntilAsync(() => wootric.Requests.Count > requestsBeforeFault, TimeSpan.FromSeconds(30), timeout.Token);
+        Assert.True(faultMet, "the gateway sent no request to Wootric within 30 s of the second round");
         await Task.Delay(TimeSpan.FromSeconds(faultSeconds), timeout.Token);
         wootric.ApplyFaults(JsonNode.Parse(ClearFaults)!);
 
-        var settled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(45), timeout.Token);
+        var settled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), AccountedAsync, timeout.Token);
         var report = await EventAccounting.CheckAsync(upstream, wootric, [gateway.ManagementAddress], timeout.Token, FaultTraffic.SeededUsers);
         output.WriteLine($"{name}: {report}; Wootric requests {wootric.Requests.Count}, writes {wootric.WriteCount}");
 
@@ -70,7 +78,7 @@ public sealed class WootricFaultTests(ITestOutputHelper output)
     [Fact]
     public async Task RejectedCredentials_DeadLetteredAndCounted()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
         await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         FaultTraffic.SeedWootric(wootric);
@@ -82,7 +90,12 @@ public sealed class WootricFaultTests(ITestOutputHelper output)
         wootric.ApplyFaults(JsonNode.Parse("""{"revoke_tokens":true,"rules":[{"path":"/oauth/token","status":401,"body":{"error":"invalid_client"}}]}""")!);
         var responses = await traffic.SendRoundAsync(client, gateway.ProxyAddress, 6, timeout.Token);
 
-        var settled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(45), timeout.Token);
+        var settled = await gateway.WaitUntilSettledAsync(
+            wootric,
+            TimeSpan.FromSeconds(1),
+            TimeSpan.FromSeconds(60),
+            token => EventAccounting.PassesAsync(upstream, wootric, [gateway.ManagementAddress], token, FaultTraffic.SeededUsers),
+            timeout.Token);
         var report = await EventAccounting.CheckAsync(upstream, wootric, [gateway.ManagementAddress], timeout.Token, FaultTraffic.SeededUsers);
         output.WriteLine(report.ToString());
 

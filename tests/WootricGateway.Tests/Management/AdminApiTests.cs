@@ -10,12 +10,14 @@ namespace WootricGateway.Tests.Management;
 /// <summary>The dead-letter API on the management listener, with each store.</summary>
 public sealed class AdminApiTests(RedisServerFixture redis) : IClassFixture<RedisServerFixture>
 {
+    private const string DeadLettersMetric = "wootric_gateway_dead_letters_total";
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task DeadLetters_ListedMaskedAndRedriven(bool useRedis)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(150));
         await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
         await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         var overrides = useRedis ? redis.IsolatedConfiguration() : [];
@@ -29,7 +31,12 @@ public sealed class AdminApiTests(RedisServerFixture redis) : IClassFixture<Redi
             new StringContent("""{"type":"identify","messageId":"m-admin-1","traits":{"email":"secret.person@example.test"}}""", Encoding.UTF8, "application/json"),
             timeout.Token);
         Assert.Equal(HttpStatusCode.OK, identify.StatusCode);
-        var settled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), timeout.Token);
+        var settled = await gateway.WaitUntilSettledAsync(
+            wootric,
+            TimeSpan.FromSeconds(1),
+            TimeSpan.FromSeconds(60),
+            async token => await gateway.ReadMetricSumAsync(DeadLettersMetric, token) >= 1,
+            timeout.Token);
         Assert.True(settled.IsSettled, settled.LastObservation);
 
         var listed = await client.GetStringAsync(new Uri(gateway.ManagementAddress, "/admin/dead-letters"), timeout.Token);
@@ -48,7 +55,12 @@ public sealed class AdminApiTests(RedisServerFixture redis) : IClassFixture<Redi
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
 
         // The credentials are still wrong, so the redriven user comes back as a new dead letter.
-        var again = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), timeout.Token);
+        var again = await gateway.WaitUntilSettledAsync(
+            wootric,
+            TimeSpan.FromSeconds(1),
+            TimeSpan.FromSeconds(60),
+            async token => await gateway.ReadMetricSumAsync(DeadLettersMetric, token) >= 2,
+            timeout.Token);
         Assert.True(again.IsSettled, again.LastObservation);
         var queue = await client.GetStringAsync(new Uri(gateway.ManagementAddress, "/admin/queue"), timeout.Token);
         using var summary = JsonDocument.Parse(queue);

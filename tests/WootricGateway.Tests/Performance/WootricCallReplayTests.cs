@@ -27,7 +27,7 @@ public sealed class WootricCallReplayTests(RedisServerFixture redis, ITestOutput
     [InlineData("redis")]
     public async Task Replay_StaysUnderCallBudget(string store)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(150));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(240));
         await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
         await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         var overrides = new Dictionary<string, string?>
@@ -50,7 +50,12 @@ public sealed class WootricCallReplayTests(RedisServerFixture redis, ITestOutput
         var plans = Enumerable.Range(0, KnownUsers).Select(user => "plan-" + (user % 4)).ToArray();
         var warmUp = Enumerable.Range(0, KnownUsers).Select(user => Identify(user, $"warm-{user}", plans[user]));
         await SendAsync(client, gateway, warmUp, timeout.Token);
-        var warmSettled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromMilliseconds(1500), TimeSpan.FromSeconds(60), timeout.Token);
+        var warmSettled = await gateway.WaitUntilSettledAsync(
+            wootric,
+            TimeSpan.FromSeconds(1),
+            TimeSpan.FromSeconds(60),
+            () => wootric.CreateCount >= KnownUsers,
+            timeout.Token);
         Assert.True(warmSettled.IsSettled, warmSettled.LastObservation);
         Assert.Equal(KnownUsers, wootric.CreateCount);
         var callsBefore = wootric.Requests.Count;
@@ -82,7 +87,16 @@ public sealed class WootricCallReplayTests(RedisServerFixture redis, ITestOutput
         }
 
         await SendAsync(client, gateway, replay, timeout.Token);
-        var settled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromMilliseconds(1500), TimeSpan.FromSeconds(60), timeout.Token);
+
+        // Calls are counted once every batch reached the store, every plan change is in Wootric and
+        // a quiet window has passed, so no call still on its way is missed.
+        var batches = (KnownUsers + ReplayEvents) / BatchSize;
+        var settled = await gateway.WaitUntilSettledAsync(
+            wootric,
+            TimeSpan.FromSeconds(1),
+            TimeSpan.FromSeconds(60),
+            async token => await gateway.ReadTapOutcomeAsync("handed_off", token) >= batches && HasPlans(wootric, plans),
+            timeout.Token);
         Assert.True(settled.IsSettled, settled.LastObservation);
 
         var calls = wootric.Requests.Count - callsBefore;
@@ -101,6 +115,15 @@ public sealed class WootricCallReplayTests(RedisServerFixture redis, ITestOutput
     }
 
     private static string UserId(int user) => $"replay-user-{user:0000}";
+
+    /// <summary>Returns whether every known user is in Wootric with its expected plan.</summary>
+    private static bool HasPlans(FakeWootricServer wootric, string[] plans)
+    {
+        var planByExternalId = wootric.EndUsers
+            .Where(user => user.ExternalId is not null)
+            .ToDictionary(user => user.ExternalId!, user => user.Properties.GetValueOrDefault("plan"));
+        return Enumerable.Range(0, plans.Length).All(user => planByExternalId.GetValueOrDefault(UserId(user)) == plans[user]);
+    }
 
     private static JsonObject Identify(int user, string messageId, string plan) => new()
     {

@@ -31,7 +31,7 @@ public sealed class OutboundAddressTests
     [Fact]
     public async Task CraftedRequests_CannotRedirectOutboundCalls()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
         await using var evil = await RecordingUpstream.StartAsync(timeout.Token);
         await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
@@ -90,7 +90,14 @@ public sealed class OutboundAddressTests
             Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         }
 
-        var settled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(40), timeout.Token);
+        // The page was sent last, so once its view is recorded every request has reached the store.
+        // The backlog and a quiet window then cover the rest of the syncs.
+        var settled = await gateway.WaitUntilSettledAsync(
+            wootric,
+            TimeSpan.FromSeconds(1),
+            TimeSpan.FromSeconds(60),
+            () => wootric.PageViews.Any(view => view.Url == evilUrl + "/v1/end_users"),
+            timeout.Token);
         Assert.True(settled.IsSettled, settled.LastObservation);
 
         Assert.Empty(evil.Exchanges);

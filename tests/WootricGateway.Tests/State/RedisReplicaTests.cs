@@ -18,7 +18,7 @@ public sealed class RedisReplicaTests(RedisServerFixture redis) : IClassFixture<
     [Fact]
     public async Task TwoReplicas_CreateUserOnce()
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(150));
         await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
         await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
         wootric.ApplyFaults(JsonNode.Parse("""{"latency_ms": 50}""")!);
@@ -38,8 +38,16 @@ public sealed class RedisReplicaTests(RedisServerFixture redis) : IClassFixture<
 
         Assert.All(statuses, status => Assert.Equal(HttpStatusCode.OK, status));
 
-        // The backlog gauge reads the shared stream, so either replica reports the whole backlog.
-        var settled = await second.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(45), timeout.Token);
+        // The work queue is the shared stream, so either replica reports the whole backlog. Each
+        // replica's tap is its own, so the wait starts once both have handed every request to Redis.
+        var settled = await second.WaitUntilSettledAsync(
+            wootric,
+            TimeSpan.FromSeconds(1),
+            TimeSpan.FromSeconds(60),
+            async token => await first.ReadMetricAsync("wootric_gateway_tap_requests_total{outcome=\"handed_off\"}", token)
+                + await second.ReadTapOutcomeAsync("handed_off", token) >= statuses.Length
+                && wootric.CreateCount >= 1,
+            timeout.Token);
         Assert.True(settled.IsSettled, settled.LastObservation);
         Assert.Equal(1, wootric.CreateCount);
         Assert.Equal("shared-user", Assert.Single(wootric.EndUsers).ExternalId);
