@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
+using WootricGateway.Metrics;
 
 namespace WootricGateway.Tap;
 
@@ -20,7 +21,12 @@ internal sealed class TapQueue
     private readonly int _capacity;
     private long _bytes;
 
-    public TapQueue(IOptions<TapOptions> options)
+    /// <summary>
+    /// Creates the queue. With <paramref name="metrics"/>, its depth is read into
+    /// <c>wootric_gateway_tap_queue_depth</c> at every scrape, so the gauge is current even while the
+    /// parser, at its low priority, gets no CPU to report it.
+    /// </summary>
+    public TapQueue(IOptions<TapOptions> options, GatewayMetrics? metrics = null)
     {
         _capacityBytes = options.Value.QueueCapacityBytes;
         _capacity = options.Value.QueueCapacity;
@@ -30,6 +36,7 @@ internal sealed class TapQueue
             SingleReader = false,
             SingleWriter = false,
         });
+        metrics?.Registry.AddBeforeCollectCallback(() => metrics.TapQueueDepth.Set(Count));
     }
 
     /// <summary>Captures waiting.</summary>

@@ -78,7 +78,6 @@ internal sealed partial class TapWorker(
                 var events = 0;
                 while (parsed.Count < MaxRequestsPerDelivery && events < MaxEventsPerDelivery && queue.TryRead(out var request))
                 {
-                    metrics.TapQueueDepth.Set(queue.Count);
                     if (Parse(request) is { } batch)
                     {
                         parsed.Add(batch);
@@ -96,8 +95,6 @@ internal sealed partial class TapWorker(
                     DeliverAsync(parsed, abort).GetAwaiter().GetResult();
                 }
 
-                metrics.TapQueueDepth.Set(queue.Count);
-
                 // Under load, captures arrive faster than a thread wakes up. Resting briefly once the queue is
                 // empty lets the next ones gather, so the parser wakes once per burst instead of once per
                 // request. At shutdown the queue is drained without resting.
@@ -106,8 +103,6 @@ internal sealed partial class TapWorker(
                     Sleep(_options.ParserBatchDelay, abort);
                 }
             }
-
-            metrics.TapQueueDepth.Set(0);
         }
         catch (OperationCanceledException) when (abort.IsCancellationRequested)
         {

@@ -1,4 +1,7 @@
+using System.Globalization;
+using System.Text;
 using Microsoft.Extensions.Options;
+using WootricGateway.Metrics;
 using WootricGateway.Segment;
 using WootricGateway.Tap;
 
@@ -43,6 +46,39 @@ public sealed class TapQueueTests
         {
             taken.Body.Dispose();
         }
+    }
+
+    /// <summary>The depth gauge follows the queue at each scrape, with no parser running to set it.</summary>
+    [Fact]
+    public async Task QueueDepth_ReadAtScrape()
+    {
+        var registry = Prometheus.Metrics.NewCustomRegistry();
+        var queue = new TapQueue(Options.Create(new TapOptions { QueueCapacity = 10, QueueCapacityBytes = 1 << 20 }), new GatewayMetrics(registry));
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(queue.TryWrite(Capture(100)));
+        }
+
+        Assert.Equal(3, await QueueDepthAsync(registry));
+
+        Assert.True(queue.TryRead(out var taken));
+        taken.Body.Dispose();
+        Assert.Equal(2, await QueueDepthAsync(registry));
+
+        while (queue.TryRead(out taken))
+        {
+            taken.Body.Dispose();
+        }
+
+        Assert.Equal(0, await QueueDepthAsync(registry));
+    }
+
+    private static async Task<double> QueueDepthAsync(Prometheus.CollectorRegistry registry)
+    {
+        using var exposition = new MemoryStream();
+        await registry.CollectAndExportAsTextAsync(exposition);
+        var line = Encoding.UTF8.GetString(exposition.ToArray()).Split('\n').Single(text => text.StartsWith("wootric_gateway_tap_queue_depth ", StringComparison.Ordinal));
+        return double.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture);
     }
 
     private static CapturedRequest Capture(int length)
