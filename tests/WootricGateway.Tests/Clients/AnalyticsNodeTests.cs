@@ -55,12 +55,7 @@ public sealed class AnalyticsNodeTests
             ["last_page_url"] = "https://app.example.test/pricing",
             ["last_seen_date"] = "1714564800",
         });
-        var settled = await gateway.WaitUntilSettledAsync(
-            wootric,
-            TimeSpan.FromMilliseconds(1000),
-            TimeSpan.FromSeconds(60),
-            () => ExpectedEndUser.AreInWootric(wootric, expected),
-            cancellationToken);
+        var settled = await ExpectedEndUser.SettleAsync(gateway, wootric, cancellationToken, expected);
         var user = Assert.Single(wootric.EndUsers);
         Assert.Equal("node-user-1", user.ExternalId);
         Assert.Equal("node.user@example.test", user.Email);

@@ -124,12 +124,7 @@ public sealed class BrowserClientTests
             ["last_page_url"] = root.GetProperty("pageUrl").GetString()!,
             ["last_seen_date"] = "1714564800",
         });
-        var settled = await gateway.WaitUntilSettledAsync(
-            wootric,
-            TimeSpan.FromMilliseconds(1000),
-            TimeSpan.FromSeconds(60),
-            () => ExpectedEndUser.AreInWootric(wootric, expected),
-            cancellationToken);
+        var settled = await ExpectedEndUser.SettleAsync(gateway, wootric, cancellationToken, expected);
         ExpectedEndUser.AssertEndUsers(wootric, expected);
         Assert.True(settled.IsSettled, settled.LastObservation);
     }

@@ -51,12 +51,7 @@ public sealed class CapturedClientTests
         }
 
         ExpectedEndUser[] expected = [.. capture.EndUsers];
-        var settled = await gateway.WaitUntilSettledAsync(
-            wootric,
-            TimeSpan.FromMilliseconds(800),
-            TimeSpan.FromSeconds(60),
-            () => ExpectedEndUser.AreInWootric(wootric, expected),
-            cancellationToken);
+        var settled = await ExpectedEndUser.SettleAsync(gateway, wootric, cancellationToken, expected);
         ExpectedEndUser.AssertEndUsers(wootric, expected);
         Assert.True(settled.IsSettled, settled.LastObservation);
     }

@@ -1,3 +1,4 @@
+using WootricGateway.Tests.Conformance;
 using WootricGateway.Tests.Fakes;
 
 namespace WootricGateway.Tests.Clients;
@@ -15,6 +16,10 @@ internal sealed record ExpectedEndUser(string? ExternalId, string Email, string?
         var users = wootric.EndUsers;
         return users.Count == expected.Length && expected.All(want => IsMatch(users.Where(candidate => candidate.Email == want.Email).ToList(), want));
     }
+
+    /// <summary>Waits until Wootric contains <paramref name="expected"/> and the gateway has then been quiet for a second.</summary>
+    public static Task<SettleResult> SettleAsync(GatewayUnderTest gateway, FakeWootricServer wootric, CancellationToken cancellationToken, params ExpectedEndUser[] expected) =>
+        gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), () => AreInWootric(wootric, expected), cancellationToken);
 
     private static bool IsMatch(List<FakeEndUser> candidates, ExpectedEndUser want) =>
         candidates is [var user]

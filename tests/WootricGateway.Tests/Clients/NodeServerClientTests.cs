@@ -14,8 +14,6 @@ public sealed class NodeServerClientTests
 {
     private static readonly TimeSpan TestTimeout = TimeSpan.FromSeconds(150);
     private static readonly TimeSpan ClientTimeout = TimeSpan.FromSeconds(60);
-    private static readonly TimeSpan SettleQuiet = TimeSpan.FromMilliseconds(1000);
-    private static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(60);
 
     [Fact]
     public async Task AnalyticsNode_LargeBatchForwardedAndTapped()
@@ -61,7 +59,7 @@ public sealed class NodeServerClientTests
                 ["last_seen_date"] = "1717320600",
             }),
         ];
-        var settled = await SettleAsync(gateway, wootric, expected, cancellationToken);
+        var settled = await ExpectedEndUser.SettleAsync(gateway, wootric, cancellationToken, expected);
         ExpectedEndUser.AssertEndUsers(wootric, expected);
         Assert.True(settled.IsSettled, settled.LastObservation);
     }
@@ -119,7 +117,7 @@ public sealed class NodeServerClientTests
                 ["last_seen_date"] = "1717320600",
             }),
         ];
-        var settled = await SettleAsync(gateway, wootric, expected, cancellationToken);
+        var settled = await ExpectedEndUser.SettleAsync(gateway, wootric, cancellationToken, expected);
         ExpectedEndUser.AssertEndUsers(wootric, expected);
         Assert.True(settled.IsSettled, settled.LastObservation);
     }
@@ -181,14 +179,10 @@ public sealed class NodeServerClientTests
                 ["role"] = "admin",
             }),
         ];
-        var settled = await SettleAsync(gateway, wootric, expected, cancellationToken);
+        var settled = await ExpectedEndUser.SettleAsync(gateway, wootric, cancellationToken, expected);
         ExpectedEndUser.AssertEndUsers(wootric, expected);
         Assert.True(settled.IsSettled, settled.LastObservation);
     }
-
-    /// <summary>Waits until Wootric contains <paramref name="expected"/> and the gateway has then been quiet for <see cref="SettleQuiet"/>.</summary>
-    private static Task<SettleResult> SettleAsync(GatewayUnderTest gateway, FakeWootricServer wootric, ExpectedEndUser[] expected, CancellationToken cancellationToken) =>
-        gateway.WaitUntilSettledAsync(wootric, SettleQuiet, SettleTimeout, () => ExpectedEndUser.AreInWootric(wootric, expected), cancellationToken);
 
     /// <summary>
     /// Responds as a RudderStack data plane does: 401 with a text reason unless Basic authentication

@@ -178,6 +178,29 @@ internal static class EventAccounting
         IReadOnlyCollection<string>? seededUsers = null) =>
         (await CheckAsync(upstream, wootric, managementAddresses, cancellationToken, seededUsers)).Violations.Count == 0;
 
+    /// <summary>
+    /// Waits until the check passes against <paramref name="gateway"/> and the gateway has then been
+    /// quiet for <paramref name="quiet"/>, and returns the wait's result with the check's report.
+    /// </summary>
+    public static async Task<(SettleResult Settled, AccountingReport Report)> SettleAsync(
+        GatewayUnderTest gateway,
+        RecordingUpstream upstream,
+        FakeWootricServer wootric,
+        TimeSpan quiet,
+        TimeSpan timeout,
+        CancellationToken cancellationToken,
+        IReadOnlyCollection<string>? seededUsers = null)
+    {
+        var settled = await gateway.WaitUntilSettledAsync(
+            wootric,
+            quiet,
+            timeout,
+            token => PassesAsync(upstream, wootric, [gateway.ManagementAddress], token, seededUsers),
+            cancellationToken);
+        var report = await CheckAsync(upstream, wootric, [gateway.ManagementAddress], cancellationToken, seededUsers);
+        return (settled, report);
+    }
+
     internal static AccountingReport Check(
         IReadOnlyList<AcceptedEvent> accepted,
         FakeWootricServer wootric,

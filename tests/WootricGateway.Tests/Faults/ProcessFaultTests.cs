@@ -61,15 +61,8 @@ public sealed class ProcessFaultTests(RedisServerFixture redis, ITestOutputHelpe
         Assert.True(createsBeforeTakeover < users, $"the killed replica finished all {users} users before it was killed; nothing was left to take over");
 
         await using var survivor = await GatewayUnderTest.StartAsync(configuration, timeout.Token);
-        var settled = await survivor.WaitUntilSettledAsync(
-            wootric,
-            TimeSpan.FromSeconds(2),
-            TimeSpan.FromSeconds(60),
-            token => EventAccounting.PassesAsync(upstream, wootric, [survivor.ManagementAddress], token),
-            timeout.Token);
+        var (settled, report) = await EventAccounting.SettleAsync(survivor, upstream, wootric, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(60), timeout.Token);
         Assert.True(settled.IsSettled, settled.LastObservation);
-
-        var report = await EventAccounting.CheckAsync(upstream, wootric, [survivor.ManagementAddress], timeout.Token);
         output.WriteLine($"creates before the kill was noticed: {createsBeforeTakeover}, after takeover: {wootric.CreateCount}; {report}");
         Assert.Empty(report.Violations);
         Assert.Equal(users, report.Applied);
@@ -195,13 +188,7 @@ public sealed class ProcessFaultTests(RedisServerFixture redis, ITestOutputHelpe
             }
 
             ownServer = await ownServer.RestartAsync();
-            var settled = await gateway.WaitUntilSettledAsync(
-                wootric,
-                TimeSpan.FromSeconds(2),
-                TimeSpan.FromSeconds(60),
-                token => EventAccounting.PassesAsync(upstream, wootric, [gateway.ManagementAddress], token),
-                timeout.Token);
-            var report = await EventAccounting.CheckAsync(upstream, wootric, [gateway.ManagementAddress], timeout.Token);
+            var (settled, report) = await EventAccounting.SettleAsync(gateway, upstream, wootric, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(60), timeout.Token);
             output.WriteLine(report.ToString());
 
             Assert.All(statuses, status => Assert.Equal(HttpStatusCode.OK, status));

@@ -64,13 +64,7 @@ public sealed class ShutdownTests(RedisServerFixture redis, ITestOutputHelper ou
         Assert.True(createsByFirst < users, $"the first gateway created all {users} users before it stopped; nothing was left to hand over");
 
         await using var successor = await GatewayUnderTest.StartAsync(configuration, timeout.Token);
-        var settled = await successor.WaitUntilSettledAsync(
-            wootric,
-            TimeSpan.FromSeconds(2),
-            TimeSpan.FromSeconds(60),
-            token => EventAccounting.PassesAsync(upstream, wootric, [successor.ManagementAddress], token),
-            timeout.Token);
-        var report = await EventAccounting.CheckAsync(upstream, wootric, [successor.ManagementAddress], timeout.Token);
+        var (settled, report) = await EventAccounting.SettleAsync(successor, upstream, wootric, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(60), timeout.Token);
 
         output.WriteLine($"creates by the stopped gateway: {createsByFirst}; {report}");
         output.WriteLine(stopped.Output);
@@ -120,13 +114,7 @@ public sealed class ShutdownTests(RedisServerFixture redis, ITestOutputHelper ou
         Assert.True(stopped.Output.Contains("its work entry stays pending for another replica", StringComparison.Ordinal), "no aborted sync was logged:\n" + stopped.Output);
 
         await using var successor = await GatewayUnderTest.StartAsync(configuration, timeout.Token);
-        var settled = await successor.WaitUntilSettledAsync(
-            wootric,
-            TimeSpan.FromSeconds(2),
-            TimeSpan.FromSeconds(60),
-            token => EventAccounting.PassesAsync(upstream, wootric, [successor.ManagementAddress], token),
-            timeout.Token);
-        var report = await EventAccounting.CheckAsync(upstream, wootric, [successor.ManagementAddress], timeout.Token);
+        var (settled, report) = await EventAccounting.SettleAsync(successor, upstream, wootric, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(60), timeout.Token);
 
         output.WriteLine($"stopped in {stopTime.TotalSeconds:F1} s; {report}");
         Assert.True(stopTime < TimeSpan.FromSeconds(30), $"the gateway took {stopTime.TotalSeconds:F1} s to stop; it waited for the 60 s create instead of its 2 s shutdown timeout");

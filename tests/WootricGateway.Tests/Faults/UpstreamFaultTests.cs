@@ -41,13 +41,7 @@ public sealed class UpstreamFaultTests(ITestOutputHelper output)
             rejected.Add(await client.PostAsync(new Uri(gateway.ProxyAddress, "/v1/identify"), TestTraffic.Identify($"rejected-{i}", $"rejected-m-{i}"), timeout.Token));
         }
 
-        var settled = await gateway.WaitUntilSettledAsync(
-            wootric,
-            TimeSpan.FromSeconds(1),
-            TimeSpan.FromSeconds(45),
-            token => EventAccounting.PassesAsync(upstream, wootric, [gateway.ManagementAddress], token, FaultTraffic.SeededUsers),
-            timeout.Token);
-        var report = await EventAccounting.CheckAsync(upstream, wootric, [gateway.ManagementAddress], timeout.Token, FaultTraffic.SeededUsers);
+        var (settled, report) = await EventAccounting.SettleAsync(gateway, upstream, wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(45), timeout.Token, FaultTraffic.SeededUsers);
         output.WriteLine(report.ToString());
 
         Assert.All(accepted, response => Assert.Equal(HttpStatusCode.OK, response.Status));
@@ -111,13 +105,7 @@ public sealed class UpstreamFaultTests(ITestOutputHelper output)
         upstream.Response = UpstreamResponse.Default;
         var after = await SendIdentifiesAsync(client, gateway.ProxyAddress, "after-reset", 3, timeout.Token);
 
-        var settled = await gateway.WaitUntilSettledAsync(
-            wootric,
-            TimeSpan.FromSeconds(1),
-            TimeSpan.FromSeconds(45),
-            token => EventAccounting.PassesAsync(upstream, wootric, [gateway.ManagementAddress], token),
-            timeout.Token);
-        var report = await EventAccounting.CheckAsync(upstream, wootric, [gateway.ManagementAddress], timeout.Token);
+        var (settled, report) = await EventAccounting.SettleAsync(gateway, upstream, wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(45), timeout.Token);
         output.WriteLine(report.ToString());
 
         Assert.All(reset, response => Assert.Equal(HttpStatusCode.BadGateway, response.Status));
@@ -153,13 +141,7 @@ public sealed class UpstreamFaultTests(ITestOutputHelper output)
         upstream.Response = UpstreamResponse.Default with { Latency = TimeSpan.FromSeconds(12) };
         var stalled = await SendIdentifiesAsync(client, gateway.ProxyAddress, "stalled", 3, timeout.Token);
 
-        var settled = await gateway.WaitUntilSettledAsync(
-            wootric,
-            TimeSpan.FromSeconds(1),
-            TimeSpan.FromSeconds(45),
-            token => EventAccounting.PassesAsync(upstream, wootric, [gateway.ManagementAddress], token),
-            timeout.Token);
-        var report = await EventAccounting.CheckAsync(upstream, wootric, [gateway.ManagementAddress], timeout.Token);
+        var (settled, report) = await EventAccounting.SettleAsync(gateway, upstream, wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(45), timeout.Token);
         output.WriteLine(report.ToString());
 
         Assert.Equal(HttpStatusCode.OK, Assert.Single(warm).Status);
