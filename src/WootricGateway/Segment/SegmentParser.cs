@@ -718,8 +718,11 @@ public static class SegmentParser
     /// </summary>
     private static void ApplyEnvelope(List<SegmentEvent> events, ReadOnlySpan<byte> json, int maxDepth, ValueRange envelopeContext, string? bodyWriteKey)
     {
-        // Copied once, and every identify refers to the copy.
-        var envelopeTraits = envelopeContext.Property(json, maxDepth, "traits"u8).CopyObject(json);
+        // Copied and listed once. Every identify refers to the list, so a large envelope is not read
+        // again for each event.
+        var envelopeTraits = envelopeContext.Property(json, maxDepth, "traits"u8).CopyObject(json) is { } copied
+            ? ListValues(copied)
+            : null;
         var envelopeUrl = PageUrlOf(json, maxDepth, envelopeContext);
         if (envelopeTraits is null && envelopeUrl is null && bodyWriteKey is null)
         {
@@ -745,11 +748,25 @@ public static class SegmentParser
         }
     }
 
-    /// <summary>Returns <paramref name="envelope"/>'s values overridden by the event's own traits.</summary>
-    private static List<KeyValuePair<string, TraitValue>> UnderTraits(TraitValue envelope, IReadOnlyList<KeyValuePair<string, TraitValue>> own)
+    /// <summary>
+    /// Returns <paramref name="envelope"/>'s values overridden by the event's own traits. An identify
+    /// without traits of its own shares the envelope's list, which nothing changes after parsing.
+    /// </summary>
+    private static List<KeyValuePair<string, TraitValue>> UnderTraits(
+        List<KeyValuePair<string, TraitValue>> envelope,
+        IReadOnlyList<KeyValuePair<string, TraitValue>> own)
     {
-        var merged = new Dictionary<string, TraitValue>(StringComparer.Ordinal);
-        AddValues(merged, envelope);
+        if (own.Count == 0)
+        {
+            return envelope;
+        }
+
+        var merged = new Dictionary<string, TraitValue>(envelope.Count + own.Count, StringComparer.Ordinal);
+        foreach (var (key, value) in envelope)
+        {
+            merged[key] = value;
+        }
+
         foreach (var (key, value) in own)
         {
             merged[key] = value;
@@ -933,7 +950,18 @@ public static class SegmentParser
         }
 
         var values = traits.EnumerateObject();
-        return values.Count > 32 || HasRepeatedName(values) ? MergeValues(default, traits) : values;
+        if (values.Count <= 32 && !HasRepeatedName(values))
+        {
+            return values;
+        }
+
+        var merged = new Dictionary<string, TraitValue>(values.Count, StringComparer.Ordinal);
+        foreach (var (name, value) in values)
+        {
+            merged[name] = value;
+        }
+
+        return [.. merged];
     }
 
     private static bool HasRepeatedName(List<KeyValuePair<string, TraitValue>> values)

@@ -117,25 +117,54 @@ public readonly struct TraitValue
         return members;
     }
 
-    /// <summary>The elements of an array in order. Throws <see cref="InvalidOperationException"/> for any other kind.</summary>
-    public List<TraitValue> EnumerateArray()
+    /// <summary>
+    /// The elements of an array in order, read one at a time as the loop goes, so a long array costs no
+    /// list. Throws <see cref="InvalidOperationException"/> for any other kind.
+    /// </summary>
+    public ArrayEnumerator EnumerateArray()
     {
         if (ValueKind != JsonValueKind.Array)
         {
             throw WrongKind(JsonValueKind.Array, ValueKind);
         }
 
-        var elements = new List<TraitValue>();
-        var scanner = new JsonScanner(Raw, int.MaxValue);
-        scanner.Open(1);
-        var first = true;
-        while (scanner.NextElement(ref first))
+        return new ArrayEnumerator(_utf8!, _start, _length);
+    }
+
+    /// <summary>An enumerator over the elements of an array value, for a <c>foreach</c> loop.</summary>
+    public ref struct ArrayEnumerator
+    {
+        private readonly byte[] _utf8;
+        private readonly int _start;
+        private JsonScanner _scanner;
+        private bool _first;
+
+        internal ArrayEnumerator(byte[] utf8, int start, int length)
         {
-            var (start, length) = scanner.SkipValue(1);
-            elements.Add(new TraitValue(_utf8!, _start + start, length));
+            _utf8 = utf8;
+            _start = start;
+            _scanner = new JsonScanner(utf8.AsSpan(start, length), int.MaxValue);
+            _scanner.Open(1);
+            _first = true;
         }
 
-        return elements;
+        /// <summary>The element the enumerator is on.</summary>
+        public TraitValue Current { get; private set; }
+
+        public readonly ArrayEnumerator GetEnumerator() => this;
+
+        /// <summary>Moves to the next element; returns false after the last one.</summary>
+        public bool MoveNext()
+        {
+            if (!_scanner.NextElement(ref _first))
+            {
+                return false;
+            }
+
+            var (start, length) = _scanner.SkipValue(1);
+            Current = new TraitValue(_utf8, _start + start, length);
+            return true;
+        }
     }
 
     /// <summary>The text <see cref="JsonElement.ToString"/> gives for the same value.</summary>

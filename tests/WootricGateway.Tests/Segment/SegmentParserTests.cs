@@ -110,6 +110,25 @@ public sealed class SegmentParserTests
         Assert.Equal("pro", events[1].Traits[0].Value.GetString());
     }
 
+    /// <summary>
+    /// The envelope's traits are listed once per batch: identifies without traits of their own share that
+    /// list, so a large envelope is not read again for every event.
+    /// </summary>
+    [Fact]
+    public void Parse_EnvelopeTraitsListedOnce()
+    {
+        var body = """
+            {"batch":[{"type":"identify","userId":"u1"},{"type":"identify","userId":"u2"},{"type":"identify","userId":"u3","traits":{"plan":"pro"}}],
+             "context":{"traits":{"plan":"free","plan":"team","email":"shared@example.test"}}}
+            """;
+
+        var events = Parse("/v1/batch", body).Batch!.Events.Cast<IdentifyEvent>().ToList();
+
+        Assert.Same(events[0].Traits, events[1].Traits);
+        Assert.Equal(["plan=team", "email=shared@example.test"], events[0].Traits.Select(pair => $"{pair.Key}={pair.Value}"));
+        Assert.Equal(["plan=pro", "email=shared@example.test"], events[2].Traits.Select(pair => $"{pair.Key}={pair.Value}"));
+    }
+
     [Fact]
     public void Parse_ContextTraitsFallback()
     {

@@ -124,11 +124,16 @@ public sealed class TraitValueTests
                     AssertSame(expectedMembers[i].Value, actualMembers[i].Value, context);
                 }
 
-                Assert.Throws<InvalidOperationException>(() => actual.EnumerateArray());
+                Assert.Throws<InvalidOperationException>(() => { actual.EnumerateArray(); });
                 break;
             case JsonValueKind.Array:
                 var expectedElements = expected.EnumerateArray().ToList();
-                var actualElements = actual.EnumerateArray();
+                var actualElements = new List<TraitValue>();
+                foreach (var element in actual.EnumerateArray())
+                {
+                    actualElements.Add(element);
+                }
+
                 Assert.Equal(expectedElements.Count, actualElements.Count);
                 for (var i = 0; i < expectedElements.Count; i++)
                 {
