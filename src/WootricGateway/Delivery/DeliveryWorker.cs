@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using WootricGateway.Metrics;
 using WootricGateway.State;
+using WootricGateway.State.InMemory;
 
 namespace WootricGateway.Delivery;
 
@@ -43,6 +44,12 @@ internal sealed partial class DeliveryWorker(
         if (ExecuteTask is { IsCompleted: false } loops)
         {
             await Task.WhenAny(loops, Task.Delay(AbortedSyncGrace, CancellationToken.None));
+        }
+
+        // Work held in process memory ends with the process. Saying how much makes the loss visible.
+        if (queue is InMemoryWorkQueue memory && await memory.GetBacklogAsync(CancellationToken.None) is > 0 and var unsynced)
+        {
+            LogInMemoryWorkLost(logger, unsynced);
         }
     }
 
@@ -180,6 +187,9 @@ internal sealed partial class DeliveryWorker(
 
     [LoggerMessage(EventId = 2105, Level = LogLevel.Warning, Message = "Could not schedule a retry for {User} ({Error}); the work entry stays pending until it is claimed again")]
     private static partial void LogRetryNotScheduled(ILogger logger, UserRef user, string error);
+
+    [LoggerMessage(EventId = 2107, Level = LogLevel.Warning, Message = "Stopping with {Users} users not yet synced to Wootric; without Redis their changes are lost. Set Redis__Configuration to keep work across restarts")]
+    private static partial void LogInMemoryWorkLost(ILogger logger, long users);
 
     [LoggerMessage(EventId = 2106, Level = LogLevel.Warning, Message = "Shutdown timeout reached during the sync of {User}; its work entry stays pending for another replica")]
     private static partial void LogSyncAborted(ILogger logger, UserRef user);

@@ -124,4 +124,41 @@ public sealed class ShutdownTests(RedisServerFixture redis, ITestOutputHelper ou
         Assert.Equal(1, report.Applied);
         Assert.Equal(1, wootric.CreateCount);
     }
+    /// <summary>Without Redis, work still waiting at shutdown is lost, and the gateway logs how much.</summary>
+    [Fact]
+    public async Task Sigterm_InMemoryLogsUnsyncedUsers()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
+        await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
+
+        // Every create takes 60 s, so no user is synced before the 2 s shutdown timeout.
+        wootric.ApplyFaults(JsonNode.Parse("""{"rules":[{"method":"POST","path":"/v1/end_users","latency_ms":60000}]}""")!);
+        var configuration = Configuration(wootric, upstream, new Dictionary<string, string?>
+        {
+            ["Gateway:ShutdownTimeout"] = "00:00:02",
+            ["Wootric:RequestTimeout"] = "00:01:30",
+        });
+
+        using var stopped = await GatewayProcess.StartAsync(configuration, timeout.Token);
+        using var client = TestTraffic.CreateClient();
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await client.PostAsync(new Uri(stopped.ProxyAddress, "/v1/identify"), TestTraffic.Identify($"memory-user-{i}", $"m-memory-{i}"), timeout.Token);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var createStarted = await Poll.UntilAsync(
+            () => wootric.Requests.Any(request => request.Method == "POST" && request.Path == "/v1/end_users"),
+            TimeSpan.FromSeconds(60),
+            timeout.Token);
+        Assert.True(createStarted, "the gateway sent no create to Wootric within 60 s:\n" + stopped.Output);
+
+        stopped.Terminate();
+        var exited = await stopped.WaitForExitAsync(TimeSpan.FromSeconds(45), timeout.Token);
+
+        Assert.True(exited, "the gateway did not exit within 45 s of SIGTERM:\n" + stopped.Output);
+        Assert.True(stopped.Output.Contains("Stopping with 3 users not yet synced to Wootric", StringComparison.Ordinal), "no lost in-memory work was logged:\n" + stopped.Output);
+        Assert.Equal(0, wootric.CreateCount);
+    }
 }
