@@ -99,11 +99,7 @@ public sealed class ShutdownTests(RedisServerFixture redis, ITestOutputHelper ou
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
-        var createStarted = await Poll.UntilAsync(
-            () => wootric.Requests.Any(request => request.Method == "POST" && request.Path == "/v1/end_users"),
-            TimeSpan.FromSeconds(60),
-            timeout.Token);
-        Assert.True(createStarted, "the gateway sent no create to Wootric within 60 s:\n" + stopped.Output);
+        await AssertCreateStartedAsync(wootric, stopped, timeout.Token);
 
         var terminated = System.Diagnostics.Stopwatch.StartNew();
         stopped.Terminate();
@@ -124,6 +120,7 @@ public sealed class ShutdownTests(RedisServerFixture redis, ITestOutputHelper ou
         Assert.Equal(1, report.Applied);
         Assert.Equal(1, wootric.CreateCount);
     }
+
     /// <summary>Without Redis, work still waiting at shutdown is lost, and the gateway logs how much.</summary>
     [Fact]
     public async Task Sigterm_InMemoryLogsUnsyncedUsers()
@@ -148,11 +145,7 @@ public sealed class ShutdownTests(RedisServerFixture redis, ITestOutputHelper ou
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
-        var createStarted = await Poll.UntilAsync(
-            () => wootric.Requests.Any(request => request.Method == "POST" && request.Path == "/v1/end_users"),
-            TimeSpan.FromSeconds(60),
-            timeout.Token);
-        Assert.True(createStarted, "the gateway sent no create to Wootric within 60 s:\n" + stopped.Output);
+        await AssertCreateStartedAsync(wootric, stopped, timeout.Token);
 
         stopped.Terminate();
         var exited = await stopped.WaitForExitAsync(TimeSpan.FromSeconds(45), timeout.Token);
@@ -160,5 +153,15 @@ public sealed class ShutdownTests(RedisServerFixture redis, ITestOutputHelper ou
         Assert.True(exited, "the gateway did not exit within 45 s of SIGTERM:\n" + stopped.Output);
         Assert.True(stopped.Output.Contains("Stopping with 3 users not yet synced to Wootric", StringComparison.Ordinal), "no lost in-memory work was logged:\n" + stopped.Output);
         Assert.Equal(0, wootric.CreateCount);
+    }
+
+    /// <summary>Waits up to 60 s for the gateway's first create request to reach Wootric.</summary>
+    private static async Task AssertCreateStartedAsync(FakeWootricServer wootric, GatewayProcess gateway, CancellationToken cancellationToken)
+    {
+        var createStarted = await Poll.UntilAsync(
+            () => wootric.Requests.Any(request => request.Method == "POST" && request.Path == "/v1/end_users"),
+            TimeSpan.FromSeconds(60),
+            cancellationToken);
+        Assert.True(createStarted, "the gateway sent no create to Wootric within 60 s:\n" + gateway.Output);
     }
 }

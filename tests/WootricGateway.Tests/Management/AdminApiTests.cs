@@ -31,12 +31,14 @@ public sealed class AdminApiTests(RedisServerFixture redis) : IClassFixture<Redi
             new StringContent("""{"type":"identify","messageId":"m-admin-1","traits":{"email":"secret.person@example.test"}}""", Encoding.UTF8, "application/json"),
             timeout.Token);
         Assert.Equal(HttpStatusCode.OK, identify.StatusCode);
-        var settled = await gateway.WaitUntilSettledAsync(
+        Task<SettleResult> SettleOnDeadLettersAsync(double count) => gateway.WaitUntilSettledAsync(
             wootric,
             TimeSpan.FromSeconds(1),
             TimeSpan.FromSeconds(60),
-            async token => await gateway.ReadMetricSumAsync(DeadLettersMetric, token) >= 1,
+            async token => await gateway.ReadMetricSumAsync(DeadLettersMetric, token) >= count,
             timeout.Token);
+
+        var settled = await SettleOnDeadLettersAsync(1);
         Assert.True(settled.IsSettled, settled.LastObservation);
 
         var listed = await client.GetStringAsync(new Uri(gateway.ManagementAddress, "/admin/dead-letters"), timeout.Token);
@@ -55,12 +57,7 @@ public sealed class AdminApiTests(RedisServerFixture redis) : IClassFixture<Redi
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
 
         // The credentials are still wrong, so the redriven user comes back as a new dead letter.
-        var again = await gateway.WaitUntilSettledAsync(
-            wootric,
-            TimeSpan.FromSeconds(1),
-            TimeSpan.FromSeconds(60),
-            async token => await gateway.ReadMetricSumAsync(DeadLettersMetric, token) >= 2,
-            timeout.Token);
+        var again = await SettleOnDeadLettersAsync(2);
         Assert.True(again.IsSettled, again.LastObservation);
         var queue = await client.GetStringAsync(new Uri(gateway.ManagementAddress, "/admin/queue"), timeout.Token);
         using var summary = JsonDocument.Parse(queue);
