@@ -36,14 +36,14 @@ public static class SpeedLoop
         var parsed = SegmentParser.Parse(body, route, "wk", DateTimeOffset.UnixEpoch);
         if (parsed.Batch is null)
         {
-            Console.Error.WriteLine($"the body does not parse as a batch ({parsed.Outcome}); pass a decoded /v1/batch body");
+            Console.Error.WriteLine($"the body does not parse as a batch ({parsed.Outcome}). Pass a decoded /v1/batch body");
             return 1;
         }
 
         var identifies = parsed.Batch.Events.OfType<IdentifyEvent>().ToList();
         if (mode == "map" && identifies.Count == 0)
         {
-            Console.Error.WriteLine("the body has no identify to map; pass a batch that has identify events");
+            Console.Error.WriteLine("the body has no identify to map. Pass a batch that has identify events");
             return 1;
         }
 

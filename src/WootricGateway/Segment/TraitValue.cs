@@ -23,7 +23,7 @@ public readonly struct TraitValue
     private readonly int _start;
     private readonly int _length;
 
-    /// <summary>A value that lies at <paramref name="start"/> in <paramref name="utf8"/>, which must hold well-formed JSON there.</summary>
+    /// <summary>A value that lies at <paramref name="start"/> in <paramref name="utf8"/>, which must contain well-formed JSON there.</summary>
     internal TraitValue(byte[] utf8, int start, int length)
     {
         _utf8 = utf8;
@@ -54,7 +54,7 @@ public readonly struct TraitValue
         new(json.Slice(start, length).ToArray(), 0, length);
 
     /// <summary>
-    /// The text of a string, null for a JSON null. Throws <see cref="InvalidOperationException"/>
+    /// Returns the text of a string, or null for a JSON null. Throws <see cref="InvalidOperationException"/>
     /// for any other kind, as <see cref="JsonElement.GetString"/> does.
     /// </summary>
     public string? GetString() => ValueKind switch
@@ -87,11 +87,11 @@ public readonly struct TraitValue
         return reader.TryGetDouble(out value);
     }
 
-    /// <summary>The value's JSON text exactly as it was sent; empty for the undefined value.</summary>
+    /// <summary>Returns the value's JSON text exactly as it was sent, or an empty string for the undefined value.</summary>
     public string GetRawText() => _utf8 is null ? string.Empty : Encoding.UTF8.GetString(Raw);
 
     /// <summary>
-    /// The members of an object in the order they were sent, repeated names included, with names
+    /// Returns the members of an object in the order they were sent, repeated names included, with names
     /// decoded. Throws <see cref="InvalidOperationException"/> for any other kind.
     /// </summary>
     public List<KeyValuePair<string, TraitValue>> EnumerateObject()
@@ -118,7 +118,7 @@ public readonly struct TraitValue
     }
 
     /// <summary>
-    /// The elements of an array in order, read one at a time as the loop goes, so a long array costs no
+    /// Returns the elements of an array in order, read one at a time as the loop goes, so a long array costs no
     /// list. Throws <see cref="InvalidOperationException"/> for any other kind.
     /// </summary>
     public ArrayEnumerator EnumerateArray()
@@ -153,7 +153,7 @@ public readonly struct TraitValue
 
         public readonly ArrayEnumerator GetEnumerator() => this;
 
-        /// <summary>Moves to the next element; returns false after the last one.</summary>
+        /// <summary>Moves to the next element. Returns false after the last one.</summary>
         public bool MoveNext()
         {
             if (!_scanner.NextElement(ref _first))
@@ -167,7 +167,7 @@ public readonly struct TraitValue
         }
     }
 
-    /// <summary>The text <see cref="JsonElement.ToString"/> gives for the same value.</summary>
+    /// <summary>Returns the text <see cref="JsonElement.ToString"/> gives for the same value.</summary>
     public override string ToString() => ValueKind switch
     {
         JsonValueKind.Undefined or JsonValueKind.Null => string.Empty,
