@@ -93,7 +93,7 @@ public sealed class GatewayMetrics
             "Users waiting to be synced to Wootric, including those waiting for a retry; 0 when idle.");
         CreatedAtDropped = factory.CreateCounter(
             "wootric_gateway_created_at_dropped_total",
-            "createdAt trait values that could not be parsed and were not sent.");
+            "createdAt trait values that were not sent: unparseable, or not after 1970-01-01T00:00:00Z and before year 10000.");
         RedisConnected = factory.CreateGauge(
             "wootric_gateway_redis_connected",
             "1 while the Redis connection is up, 0 while it is down; absent when Redis is not configured.",

@@ -9,11 +9,15 @@ namespace WootricGateway.Wootric;
 /// Turns the date forms Segment clients send into unix seconds, rounded to the nearest second:
 /// ISO-8601 with or without fraction or offset (no offset means UTC), date-only, JavaScript
 /// <c>Date.toString()</c> and <c>toUTCString()</c> text, epoch seconds and epoch milliseconds (a value
-/// of 10^11 or more is milliseconds).
+/// of 10^11 or more is milliseconds). A sign-up time must fall after the epoch and before year 10000:
+/// 0, a common placeholder for "unknown", would tell Wootric the user signed up in 1970.
 /// </summary>
 public static partial class CreatedAtParser
 {
     private const double MillisecondsThreshold = 1e11;
+
+    /// <summary>9999-12-31T23:59:59Z, the last second a <see cref="DateTimeOffset"/> holds.</summary>
+    private const long MaxUnixSeconds = 253_402_300_799;
 
     private static readonly string[] IsoFormats =
     [
@@ -59,16 +63,10 @@ public static partial class CreatedAtParser
                 && TryFromNumber(number, out unixSeconds);
         }
 
-        if (TryParseIso(text, out var iso))
+        if (TryParseIso(text, out var date) || TryParseJavaScriptText(text, out date))
         {
-            unixSeconds = RoundToSeconds(iso);
-            return true;
-        }
-
-        if (TryParseJavaScriptText(text, out var javaScript))
-        {
-            unixSeconds = RoundToSeconds(javaScript);
-            return true;
+            unixSeconds = RoundToSeconds(date);
+            return IsSignUpTime(unixSeconds);
         }
 
         return false;
@@ -80,6 +78,8 @@ public static partial class CreatedAtParser
     /// </summary>
     public static bool TryParseIso(string text, out DateTimeOffset value)
     {
+        text = Normalize(text);
+
         // Nearly every date comes in the form clients write, which is read without the format list.
         if (IsoTimestamp.TryParse(text.AsSpan(), out var common))
         {
@@ -94,6 +94,7 @@ public static partial class CreatedAtParser
     internal static bool TryParseIsoFormats(string text, out DateTimeOffset value)
     {
         value = default;
+        text = Normalize(text);
         if (text.Length < 10 || text.Length > 64 || !char.IsAsciiDigit(text[0]))
         {
             return false;
@@ -118,15 +119,29 @@ public static partial class CreatedAtParser
         }
 
         var seconds = Math.Abs(number) >= MillisecondsThreshold ? number / 1000 : number;
-
-        // Beyond year 9999 is not a sign-up date, whatever the unit.
-        if (Math.Abs(seconds) > 253_402_300_799)
+        if (Math.Abs(seconds) > MaxUnixSeconds)
         {
             return false;
         }
 
         unixSeconds = (long)Math.Round(seconds, MidpointRounding.AwayFromZero);
-        return true;
+        return IsSignUpTime(unixSeconds);
+    }
+
+    /// <summary>Checks that a sign-up time lies after the epoch and no later than year 9999, whatever form it came in.</summary>
+    private static bool IsSignUpTime(long unixSeconds) => unixSeconds is > 0 and <= MaxUnixSeconds;
+
+    /// <summary>
+    /// Trims the text and upper-cases the <c>t</c> and <c>z</c> that RFC 3339 allows in lower case,
+    /// because the formats and the common-form reader take only <c>T</c> and <c>Z</c>.
+    /// </summary>
+    private static string Normalize(string text)
+    {
+        // Only text that could be a date is copied: every string trait passes through here.
+        var trimmed = text.Trim();
+        return trimmed.Length < 10 || !char.IsAsciiDigit(trimmed[0]) || trimmed.AsSpan().IndexOfAny('t', 'z') < 0
+            ? trimmed
+            : trimmed.ToUpperInvariant();
     }
 
     /// <summary>Reads <c>Thu Mar 24 2016 17:46:45 GMT+0000 (UTC)</c> and <c>Thu, 24 Mar 2016 17:46:45 GMT</c>.</summary>
@@ -146,10 +161,10 @@ public static partial class CreatedAtParser
     }
 
     /// <summary>
-    /// Rounds to the nearest second, halves away from zero, in whole ticks: a double holds only
+    /// Rounds to unix seconds, halves away from zero, in whole ticks: a double holds only
     /// about 16 digits, so <c>.4999999</c> of a second in 2024 would become <c>.5</c> and round up.
     /// </summary>
-    private static long RoundToSeconds(DateTimeOffset value)
+    public static long RoundToSeconds(DateTimeOffset value)
     {
         var ticks = value.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks;
         var seconds = Math.DivRem(ticks, TimeSpan.TicksPerSecond, out var remainder);

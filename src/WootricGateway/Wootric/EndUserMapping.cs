@@ -1,5 +1,5 @@
+using System.Buffers;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using WootricGateway.Segment;
 
@@ -27,6 +27,9 @@ public static class EndUserMapping
 
     private const int MaxFlattenDepth = 8;
 
+    /// <summary>What <see cref="SanitizeKey"/> replaces with <c>_</c>.</summary>
+    private static readonly SearchValues<char> ForbiddenKeyCharacters = SearchValues.Create("$.\0[]");
+
     /// <summary>Traits that are fields of their own, identities, or must never be sent as properties.</summary>
     private static readonly HashSet<string> ReservedTraits = new(StringComparer.Ordinal)
     {
@@ -48,10 +51,20 @@ public static class EndUserMapping
             switch (key)
             {
                 case "email":
-                    email = ScalarText(value) is { Length: > 0 } text ? text.Trim() : email;
+                    // Only text can be an address. A number or boolean here is a client bug, not an email.
+                    if (value.ValueKind is JsonValueKind.String && NonBlank(value.GetString()) is { } address)
+                    {
+                        email = address;
+                    }
+
                     continue;
                 case "phone":
-                    phone = ScalarText(value) is { Length: > 0 } phoneText ? phoneText.Trim() : phone;
+                    // Numbers are accepted because some clients store phone numbers as digits.
+                    if (value.ValueKind is JsonValueKind.String or JsonValueKind.Number && NonBlank(ScalarText(value)) is { } number)
+                    {
+                        phone = number;
+                    }
+
                     continue;
                 case "createdAt" or "created_at" or "created":
                     if (value.ValueKind is JsonValueKind.Null)
@@ -71,7 +84,8 @@ public static class EndUserMapping
                     continue;
             }
 
-            if (ReservedTraits.Contains(key))
+            // A trait without a name has no property key, and form encoding would read properties[] as a list.
+            if (key.Length == 0 || ReservedTraits.Contains(key))
             {
                 continue;
             }
@@ -82,18 +96,27 @@ public static class EndUserMapping
         return new IdentifyChange(email, phone, createdAt, properties, createdAtDropped);
     }
 
-    /// <summary>Replaces the characters Wootric forbids in property keys (<c>$</c>, <c>.</c>, NUL) with <c>_</c>.</summary>
+    /// <summary>
+    /// Replaces the characters Wootric forbids in property keys (<c>$</c>, <c>.</c>, NUL) with <c>_</c>, and
+    /// the brackets that form encoding reads as nesting: <c>properties[a[b]]</c> would not reach Wootric as
+    /// the key <c>a[b]</c>.
+    /// </summary>
     public static string SanitizeKey(string key)
     {
-        if (key.AsSpan().IndexOfAny("$.\0") < 0)
+        if (key.AsSpan().IndexOfAny(ForbiddenKeyCharacters) < 0)
         {
             return key;
         }
 
-        var builder = new StringBuilder(key);
-        builder.Replace('$', '_').Replace('.', '_').Replace('\0', '_');
-        return builder.ToString();
+        return string.Create(key.Length, key, static (destination, source) =>
+        {
+            source.AsSpan().CopyTo(destination);
+            destination.ReplaceAny(ForbiddenKeyCharacters, '_');
+        });
     }
+
+    /// <summary>The trimmed text, or null when nothing is left.</summary>
+    private static string? NonBlank(string? text) => string.IsNullOrWhiteSpace(text) ? null : text.Trim();
 
     private static void AddProperty(Dictionary<string, string> properties, string key, TraitValue value, int depth)
     {
@@ -116,8 +139,9 @@ public static class EndUserMapping
                 var text = value.GetString() ?? string.Empty;
                 if (CreatedAtParser.TryParseIso(text, out var date))
                 {
+                    // Rounded as createdAt is, so a date sent both ways gives the same second.
                     var dateKey = key.EndsWith("_date", StringComparison.Ordinal) ? key : key + "_date";
-                    properties[dateKey] = date.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+                    properties[dateKey] = CreatedAtParser.RoundToSeconds(date).ToString(CultureInfo.InvariantCulture);
                     return;
                 }
 

@@ -41,6 +41,18 @@ public sealed class EndUserMappingTests
         { """{"last_surveyed":1700000000}""", "last_surveyed", null },
         { """{"id":"user-1","userId":"user-1","anonymousId":"a-1"}""", "id", null },
         { """{"created_at":"2022-11-05T16:45:10Z"}""", "created_at", null },
+
+        // Brackets would read as nesting in properties[...] form keys.
+        { """{"a[b]":"x"}""", "a_b_", "x" },
+        { """{"o":{"[k]":1}}""", "o__k_", "1" },
+
+        // A date trait is recognised as createdAt is: trimmed, RFC 3339's lower-case t and z, rounded.
+        { """{"renewal":" 2024-06-01 "}""", "renewal_date", "1717200000" },
+        { """{"trial_ends_at":"2024-06-01t00:00:00z"}""", "trial_ends_at_date", "1717200000" },
+        { """{"seen":"2024-06-01T00:00:00.600Z"}""", "seen_date", "1717200001" },
+        { """{"seen":"2024-06-01T00:00:00.400Z"}""", "seen_date", "1717200000" },
+        { """{"born":"1969-07-20"}""", "born_date", "-14256000" },
+        { """{"motto":"trust the test"}""", "motto", "trust the test" },
     };
 
     [Theory]
@@ -58,7 +70,7 @@ public sealed class EndUserMappingTests
             Assert.Equal(expected, change.Properties[key]);
         }
 
-        Assert.All(change.Properties.Keys, name => Assert.DoesNotContain(name, c => c is '$' or '.' or '\0'));
+        Assert.All(change.Properties.Keys, name => Assert.DoesNotContain(name, c => c is '$' or '.' or '\0' or '[' or ']'));
     }
 
     [Fact]
@@ -78,5 +90,42 @@ public sealed class EndUserMappingTests
 
         Assert.Equal("15550100002", change.PhoneNumber);
         Assert.Null(change.Email);
+    }
+
+    [Fact]
+    public void MapIdentify_SkipsTraitWithoutName()
+    {
+        var change = Map("""{"":"x","plan":"pro"}""");
+
+        Assert.Equal(new Dictionary<string, string> { ["plan"] = "pro" }, change.Properties);
+    }
+
+    [Theory]
+    [InlineData("""{"email":true}""")]
+    [InlineData("""{"email":42}""")]
+    [InlineData("""{"email":["a@example.test"]}""")]
+    [InlineData("""{"email":"   "}""")]
+    public void MapIdentify_IgnoresEmailThatIsNotText(string traitsJson)
+    {
+        var change = Map(traitsJson);
+
+        Assert.Null(change.Email);
+        Assert.Empty(change.Properties);
+    }
+
+    [Fact]
+    public void MapIdentify_TrimsEmailAndKeepsEarlierOneOverBlank()
+    {
+        Assert.Equal("ada@example.test", Map("""{"email":" ada@example.test "}""").Email);
+        Assert.Equal("ada@example.test", Map("""{"email":"ada@example.test","email":" "}""").Email);
+    }
+
+    [Theory]
+    [InlineData("""{"phone":true}""")]
+    [InlineData("""{"phone":" "}""")]
+    [InlineData("""{"phone":{"home":"1"}}""")]
+    public void MapIdentify_IgnoresPhoneThatIsNotTextOrNumber(string traitsJson)
+    {
+        Assert.Null(Map(traitsJson).PhoneNumber);
     }
 }
