@@ -82,7 +82,7 @@ internal ref struct JsonScanner
     {
         if (depth > _maxDepth)
         {
-            ThrowInvalid();
+            ThrowTooDeep(_maxDepth);
         }
 
         _position++;
@@ -447,7 +447,14 @@ internal ref struct JsonScanner
 
     [DoesNotReturn]
     private static void ThrowInvalid() => throw new JsonException("The body is not well-formed JSON.");
+
+    [DoesNotReturn]
+    private static void ThrowTooDeep(int maxDepth) => throw new JsonTooDeepException(maxDepth);
 }
+
+/// <summary>Thrown when containers nest deeper than the scanner's limit, so that the parser can report that outcome.</summary>
+public sealed class JsonTooDeepException(int maxDepth)
+    : JsonException($"The JSON nests deeper than the limit of {maxDepth} containers.");
 
 /// <summary>Where a string's content lies (between its quotes), and whether it has escapes to decode.</summary>
 internal readonly record struct JsonName(int Start, int Length, bool Escaped);

@@ -16,6 +16,9 @@ public enum BodyOutcome
 
     /// <summary>A <c>\uD800</c>–<c>\uDFFF</c> escape without its pair, which no .NET string read can decode.</summary>
     UnpairedSurrogateEscape,
+
+    /// <summary>Objects and arrays nest deeper than the depth limit (<c>Tap__MaxJsonDepth</c>).</summary>
+    TooDeep,
 }
 
 /// <summary>
@@ -76,6 +79,10 @@ public static class SegmentParser
             return route.Kind == SegmentRouteKind.Batch
                 ? ParseBatch(contiguous, headerWriteKey, receivedAt, depthLimit)
                 : ParseSingle(contiguous, route, headerWriteKey, receivedAt, depthLimit);
+        }
+        catch (JsonTooDeepException)
+        {
+            return new ParseResult(BodyOutcome.TooDeep, null, []);
         }
         catch (JsonException)
         {

@@ -198,6 +198,7 @@ internal sealed partial class TapWorker(
                 BodyOutcome.NotAnObject => "not_an_object",
                 BodyOutcome.InvalidUtf8 => "invalid_utf8",
                 BodyOutcome.UnpairedSurrogateEscape => "unpaired_surrogate_escape",
+                BodyOutcome.TooDeep => "too_deep",
                 _ => "missing_batch",
             }).Inc();
 

@@ -37,7 +37,7 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
     public static readonly string[] ParserOutcomes =
     [
         "unsupported_encoding", "decoded_too_large", "corrupt_encoding", "parsed", "invalid_json",
-        "not_an_object", "invalid_utf8", "missing_batch", "unpaired_surrogate_escape", "sink_failed",
+        "not_an_object", "invalid_utf8", "missing_batch", "unpaired_surrogate_escape", "too_deep", "sink_failed",
     ];
 
     private const int MaxStartAttempts = 3;

@@ -356,11 +356,18 @@ public sealed class SegmentParserTests
     }
 
     [Fact]
-    public void Parse_TooDeepJsonIsInvalid()
+    public void Parse_TooDeepJsonHasItsOwnOutcome()
     {
         var body = "{\"userId\":\"u1\",\"traits\":" + string.Concat(Enumerable.Repeat("{\"a\":", 100)) + "1" + new string('}', 100) + "}";
+        var batch = "{\"batch\":[{\"type\":\"page\",\"userId\":\"u1\"},{\"type\":\"identify\"," + body[1..] + "]}";
 
-        Assert.Equal(BodyOutcome.InvalidJson, Parse("/v1/identify", body).Outcome);
+        Assert.Equal(BodyOutcome.TooDeep, Parse("/v1/identify", body).Outcome);
+        Assert.Equal(BodyOutcome.TooDeep, Parse("/v1/batch", batch).Outcome);
+
+        // Exactly at the limit is still read; a malformed body stays invalid JSON.
+        var atLimit = "{\"userId\":\"u1\",\"traits\":" + string.Concat(Enumerable.Repeat("{\"a\":", 63)) + "1" + new string('}', 63) + "}";
+        Assert.Equal(BodyOutcome.Parsed, Parse("/v1/identify", atLimit).Outcome);
+        Assert.Equal(BodyOutcome.InvalidJson, Parse("/v1/identify", atLimit[..^1]).Outcome);
     }
 
     /// <summary>A depth limit above the reader's default of 64 also holds for values read on their own.</summary>
