@@ -94,6 +94,9 @@ public sealed class GatewayMetrics
         CreatedAtDropped = factory.CreateCounter(
             "wootric_gateway_created_at_dropped_total",
             "createdAt trait values that were not sent: unparseable, or not after 1970-01-01T00:00:00Z and before year 10000.");
+        EnvelopeTraitsIgnored = factory.CreateCounter(
+            "wootric_gateway_tap_envelope_traits_ignored_total",
+            "Batches whose envelope context.traits were not applied to their identifies: the traits' size times the number of identifies exceeded 16 MiB.");
         RedisConnected = factory.CreateGauge(
             "wootric_gateway_redis_connected",
             "1 while the Redis connection is up, 0 while it is down; absent when Redis is not configured.",
@@ -142,6 +145,7 @@ public sealed class GatewayMetrics
     public Counter SyncSkips { get; }
     public Gauge DeliveryBacklog { get; }
     public Counter CreatedAtDropped { get; }
+    public Counter EnvelopeTraitsIgnored { get; }
     public Counter DryRunCalls { get; }
     public Gauge RedisConnected { get; }
     public Gauge OutageBufferDepth { get; }

@@ -27,8 +27,11 @@ public enum BodyOutcome
 /// </summary>
 public readonly record struct SkippedEvents(SegmentEventType Type, string Reason, int Count);
 
-/// <summary>The result of parsing one body.</summary>
-public sealed record ParseResult(BodyOutcome Outcome, TappedBatch? Batch, IReadOnlyList<SkippedEvents> Skipped);
+/// <summary>
+/// The result of parsing one body. <paramref name="EnvelopeTraitsIgnored"/> is true for a batch whose envelope
+/// <c>context.traits</c> were not applied because they exceed <see cref="SegmentParser.MaxEnvelopeTraitsBytes"/>.
+/// </summary>
+public sealed record ParseResult(BodyOutcome Outcome, TappedBatch? Batch, IReadOnlyList<SkippedEvents> Skipped, bool EnvelopeTraitsIgnored = false);
 
 /// <summary>
 /// Reads Segment Tracking API bodies (single events and batch envelopes) into typed identify and
@@ -36,6 +39,14 @@ public sealed record ParseResult(BodyOutcome Outcome, TappedBatch? Batch, IReadO
 /// </summary>
 public static class SegmentParser
 {
+    /// <summary>
+    /// The maximum envelope <c>context.traits</c> text one batch may apply, counted as its length times
+    /// the number of identifies. Each identify's user stores and sends those traits as its own, so a large
+    /// shared value under thousands of identifies would turn one request of under 1 MiB into gigabytes of
+    /// mapping, state and Wootric requests.
+    /// </summary>
+    public const long MaxEnvelopeTraitsBytes = 16L * 1024 * 1024;
+
     /// <summary>
     /// Parses <paramref name="body"/> (already decoded) for a request to <paramref name="route"/>.
     /// <paramref name="headerWriteKey"/> is the key from Basic auth, which wins over the body's.
@@ -217,8 +228,8 @@ public static class SegmentParser
         }
 
         var writeKey = headerWriteKey ?? bodyWriteKey.ReadString(json, maxDepth);
-        ApplyEnvelope(events, json, maxDepth, envelope, headerWriteKey is null ? writeKey : null);
-        return new ParseResult(BodyOutcome.Parsed, new TappedBatch(writeKey, events, receivedAt), skipped);
+        var traitsApplied = ApplyEnvelope(events, json, maxDepth, envelope, headerWriteKey is null ? writeKey : null);
+        return new ParseResult(BodyOutcome.Parsed, new TappedBatch(writeKey, events, receivedAt), skipped, EnvelopeTraitsIgnored: !traitsApplied);
     }
 
     /// <summary>Reads the items of the <c>batch</c> array the scanner is on, up to and including its end.</summary>
@@ -721,19 +732,24 @@ public static class SegmentParser
 
     /// <summary>
     /// Applies what the envelope gives every event: its <c>context.traits</c> under each identify's own
-    /// traits, its <c>context.page.url</c> to pages without a URL, and the body's write key.
+    /// traits, its <c>context.page.url</c> to pages without a URL, and the body's write key. Returns false
+    /// when the traits were left out because they exceed <see cref="MaxEnvelopeTraitsBytes"/>.
     /// </summary>
-    private static void ApplyEnvelope(List<SegmentEvent> events, ReadOnlySpan<byte> json, int maxDepth, ValueRange envelopeContext, string? bodyWriteKey)
+    private static bool ApplyEnvelope(List<SegmentEvent> events, ReadOnlySpan<byte> json, int maxDepth, ValueRange envelopeContext, string? bodyWriteKey)
     {
+        var traitsRange = envelopeContext.Property(json, maxDepth, "traits"u8);
+        var identifies = events.Count(tapped => tapped is IdentifyEvent);
+        var withinBudget = (long)traitsRange.Length * identifies <= MaxEnvelopeTraitsBytes;
+
         // Copied and listed once. Every identify refers to the list, so a large envelope is not read
         // again for each event.
-        var envelopeTraits = envelopeContext.Property(json, maxDepth, "traits"u8).CopyObject(json) is { } copied
+        var envelopeTraits = withinBudget && identifies > 0 && traitsRange.CopyObject(json) is { } copied
             ? ListValues(copied)
             : null;
         var envelopeUrl = PageUrlOf(json, maxDepth, envelopeContext);
         if (envelopeTraits is null && envelopeUrl is null && bodyWriteKey is null)
         {
-            return;
+            return withinBudget;
         }
 
         for (var i = 0; i < events.Count; i++)
@@ -753,6 +769,8 @@ public static class SegmentParser
                 var other => other,
             };
         }
+
+        return withinBudget;
     }
 
     /// <summary>

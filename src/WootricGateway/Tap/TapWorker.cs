@@ -202,6 +202,11 @@ internal sealed partial class TapWorker(
                 _ => "missing_batch",
             }).Inc();
 
+            if (result.EnvelopeTraitsIgnored)
+            {
+                metrics.EnvelopeTraitsIgnored.Inc();
+            }
+
             foreach (var skipped in result.Skipped)
             {
                 metrics.TapEventsByLabels.Get(SegmentEventTypes.Label(skipped.Type), GatewayMetrics.SkippedOutcome(skipped.Reason)).Inc(skipped.Count);

@@ -129,6 +129,35 @@ public sealed class SegmentParserTests
         Assert.Equal(["plan=pro", "email=shared@example.test"], events[2].Traits.Select(pair => $"{pair.Key}={pair.Value}"));
     }
 
+    /// <summary>
+    /// Envelope traits are applied while their size times the number of identifies stays within the budget,
+    /// and left out above it, so one request cannot make thousands of users carry a large shared value.
+    /// </summary>
+    [Theory]
+    [InlineData(100, false)]
+    [InlineData(1_000, true)]
+    public void Parse_EnvelopeTraitsBudget(int identifies, bool ignored)
+    {
+        var bigValue = new string('x', 20_000);
+        var items = string.Join(',', Enumerable.Range(0, identifies).Select(i => $$$"""{"type":"identify","userId":"u{{{i}}}","traits":{"plan":"pro"}}"""));
+        var body = $$$$"""
+            {"batch":[{{{{items}}}},{"type":"page","userId":"u0"}],
+             "context":{"traits":{"notes":"{{{{bigValue}}}}","email":"shared@example.test"},"page":{"url":"https://a.test/env"}}}
+            """;
+        Assert.Equal(ignored, 20_000L * identifies > SegmentParser.MaxEnvelopeTraitsBytes);
+
+        var result = Parse("/v1/batch", body);
+        var events = result.Batch!.Events;
+
+        Assert.Equal(ignored, result.EnvelopeTraitsIgnored);
+        Assert.Equal(identifies + 1, events.Count);
+        var expectedTraits = ignored ? new[] { "plan" } : ["notes", "email", "plan"];
+        Assert.All(events.OfType<IdentifyEvent>(), identify => Assert.Equal(expectedTraits, identify.Traits.Select(pair => pair.Key)));
+
+        // The envelope's page URL does not depend on the traits budget.
+        Assert.Equal("https://a.test/env", Assert.IsType<PageEvent>(events[^1]).Url);
+    }
+
     [Fact]
     public void Parse_ContextTraitsFallback()
     {
@@ -364,7 +393,7 @@ public sealed class SegmentParserTests
         Assert.Equal(BodyOutcome.TooDeep, Parse("/v1/identify", body).Outcome);
         Assert.Equal(BodyOutcome.TooDeep, Parse("/v1/batch", batch).Outcome);
 
-        // Exactly at the limit is still read; a malformed body stays invalid JSON.
+        // Exactly at the limit is still read, and a malformed body stays invalid JSON.
         var atLimit = "{\"userId\":\"u1\",\"traits\":" + string.Concat(Enumerable.Repeat("{\"a\":", 63)) + "1" + new string('}', 63) + "}";
         Assert.Equal(BodyOutcome.Parsed, Parse("/v1/identify", atLimit).Outcome);
         Assert.Equal(BodyOutcome.InvalidJson, Parse("/v1/identify", atLimit[..^1]).Outcome);
