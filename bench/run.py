@@ -256,7 +256,11 @@ def main():
                              "requests, a load below saturation that is about the same for every target; 0 skips it (default 10)")
     parser.add_argument("--parser-cpu", type=int, default=0, metavar="N",
                         help="instead of the wrk runs, send each gateway N requests of every body one at a time, so the tap parses "
-                             "all of them, and print the CPU time its parser thread spent per capture (after N more to warm up)")
+                             "all of them, and print the CPU time its parser thread spent per capture (after --parser-warmup seconds "
+                             "of the same requests)")
+    parser.add_argument("--parser-warmup", type=float, default=30, metavar="SECONDS",
+                        help="with --parser-cpu, seconds of requests sent one at a time before each measurement, so that tiered "
+                             "compilation has finished with the parser's code (default 30)")
     args = parser.parse_args()
 
     for tool in ["wrk", "nginx", "redis-server", "dotnet"]:
@@ -327,7 +331,8 @@ def main():
 
         if args.parser_cpu > 0:
             gateways = [t for t in targets if t.startswith("gateway-")]
-            table = parser_cpu_table(gateways, {name: bodies[name] for name in args.bodies.split(",")}, processes, args.parser_cpu)
+            table = parser_cpu_table(gateways, {name: bodies[name] for name in args.bodies.split(",")}, processes, args.parser_cpu,
+                                     args.parser_warmup)
             print(table)
             if args.output:
                 with open(args.output, "w") as handle:
@@ -406,8 +411,9 @@ def parser_thread_ns(pid):
     raise SystemExit(f"no 'Tap parser' thread in process {pid}")
 
 
-def post_sequentially(port, body, count, first_id):
-    """POSTs the body count times over one keep-alive connection, each with its own messageIds, as post.lua does."""
+def post_sequentially(port, body, count, first_id, seconds=None):
+    """POSTs the body count times over one keep-alive connection, each with its own messageIds, as post.lua does.
+    With seconds, keeps going until that much time has passed instead. Returns the number of requests sent."""
     import http.client
     with open(body["file"], "rb") as handle:
         template = handle.read()
@@ -415,16 +421,20 @@ def post_sequentially(port, body, count, first_id):
     if body["gzip"]:
         headers["Content-Encoding"] = "gzip"
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    deadline = time.monotonic() + seconds if seconds is not None else None
+    index = first_id
     try:
-        for index in range(first_id, first_id + count):
+        while (index < first_id + count) if deadline is None else (time.monotonic() < deadline):
             payload = template.replace(b"@@@@@@@@", f"{index:08x}".encode()) if not body["gzip"] else template
             connection.request("POST", body["path"], body=payload, headers=headers)
             response = connection.getresponse()
             response.read()
             if response.status != 200:
                 raise SystemExit(f"the gateway on port {port} returned HTTP {response.status} for {body['path']}; expected 200")
+            index += 1
     finally:
         connection.close()
+    return index - first_id
 
 
 def parsed_count(target):
@@ -446,16 +456,16 @@ def wait_until_parsed(target, timeout=60):
         last = current
 
 
-def parser_cpu_table(gateways, bodies, processes, count):
+def parser_cpu_table(gateways, bodies, processes, count, warmup_seconds):
     """Measures the parser thread's CPU per parsed capture, with requests sent one at a time so none is dropped."""
-    lines = [f"Tap parser thread CPU per parsed capture: {count} requests sent one at a time after {count} to warm up.", "",
+    lines = [f"Tap parser thread CPU per parsed capture: {count} requests sent one at a time, after {warmup_seconds:g} s of "
+             "the same requests to warm up.", "",
              "| body | target | parsed | parser CPU µs/capture |", "| --- | --- | ---: | ---: |"]
     next_id = 0
     for body_name, body in bodies.items():
         for target in gateways:
             pid = processes[target].pid
-            post_sequentially(PORTS[target], body, count, next_id)
-            next_id += count
+            next_id += post_sequentially(PORTS[target], body, count, next_id, seconds=warmup_seconds)
             wait_until_parsed(target)
             parsed_before, cpu_before = parsed_count(target), parser_thread_ns(pid)
             post_sequentially(PORTS[target], body, count, next_id)
