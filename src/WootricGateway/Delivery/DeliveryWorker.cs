@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Options;
 using WootricGateway.Metrics;
 using WootricGateway.State;
-using WootricGateway.State.InMemory;
 
 namespace WootricGateway.Delivery;
 
@@ -24,8 +23,8 @@ internal sealed partial class DeliveryWorker(
 
     /// <summary>
     /// Stops taking users and lets running syncs finish, until <paramref name="cancellationToken"/>
-    /// (the host's shutdown timeout) aborts them. An aborted sync stays pending: with Redis another
-    /// replica claims it after <c>Redis:ClaimIdleTimeout</c>.
+    /// (the host's shutdown timeout) aborts them. With Redis an aborted sync stays pending and another
+    /// replica claims it after <c>Redis:ClaimIdleTimeout</c>. In memory it is lost with the process.
     /// </summary>
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
@@ -47,7 +46,7 @@ internal sealed partial class DeliveryWorker(
         }
 
         // Work held in process memory ends with the process. Saying how much makes the loss visible.
-        if (queue is InMemoryWorkQueue memory && await memory.GetBacklogAsync(CancellationToken.None) is > 0 and var unsynced)
+        if (!queue.IsDurable && await queue.GetBacklogAsync(CancellationToken.None) is > 0 and var unsynced)
         {
             LogInMemoryWorkLost(logger, unsynced);
         }
@@ -89,7 +88,15 @@ internal sealed partial class DeliveryWorker(
             catch (OperationCanceledException) when (abort.IsCancellationRequested)
             {
                 // Aborted at the shutdown timeout: the item stays pending (Redis) or is lost with the process (in memory).
-                LogSyncAborted(logger, item.User);
+                if (queue.IsDurable)
+                {
+                    LogSyncAbortedEntryPending(logger, item.User);
+                }
+                else
+                {
+                    LogSyncAbortedChangesLost(logger, item.User);
+                }
+
                 return;
             }
             catch (Exception exception)
@@ -192,7 +199,12 @@ internal sealed partial class DeliveryWorker(
     private static partial void LogInMemoryWorkLost(ILogger logger, long users);
 
     [LoggerMessage(EventId = 2106, Level = LogLevel.Warning, Message = "Shutdown timeout reached during the sync of {User}; its work entry stays pending for another replica")]
-    private static partial void LogSyncAborted(ILogger logger, UserRef user);
+    private static partial void LogSyncAbortedEntryPending(ILogger logger, UserRef user);
+
+    // Shares event id 2106 with the message above, so a filter on the id finds aborted syncs with and
+    // without Redis.
+    [LoggerMessage(EventId = 2106, Level = LogLevel.Warning, Message = "Shutdown timeout reached during the sync of {User}; without Redis its changes are lost")]
+    private static partial void LogSyncAbortedChangesLost(ILogger logger, UserRef user);
 
     [LoggerMessage(EventId = 2104, Level = LogLevel.Error, Message = "Sync of {User} failed unexpectedly; it will be retried")]
     private static partial void LogSyncCrashed(ILogger logger, UserRef user, Exception exception);

@@ -4,6 +4,7 @@ using WootricGateway.Hosting;
 using WootricGateway.Metrics;
 using WootricGateway.Segment;
 using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Model;
 
 namespace WootricGateway.Proxy;
 
@@ -33,7 +34,7 @@ internal sealed partial class ProxyMetricsMiddleware(
             if (error is not null)
             {
                 metrics.ProxyErrors.WithLabels(error.Error.ToString()).Inc();
-                await WriteErrorBodyAsync(context, error.Error);
+                await WriteErrorBodyAsync(context, error);
             }
 
             metrics.ProxyRequestsByLabels.Get(route, GatewayMetrics.StatusClass(context.Response.StatusCode)).Inc();
@@ -41,7 +42,7 @@ internal sealed partial class ProxyMetricsMiddleware(
         }
     }
 
-    private async Task WriteErrorBodyAsync(HttpContext context, ForwarderError error)
+    private async Task WriteErrorBodyAsync(HttpContext context, IForwarderErrorFeature error)
     {
         var status = context.Response.StatusCode;
         if (context.Response.HasStarted || status is not (StatusCodes.Status502BadGateway or StatusCodes.Status503ServiceUnavailable or StatusCodes.Status504GatewayTimeout))
@@ -49,7 +50,10 @@ internal sealed partial class ProxyMetricsMiddleware(
             return;
         }
 
-        LogUpstreamFailed(logger, error, status);
+        // YARP records the destination before it sends. With NoAvailableDestinations (503) there is none.
+        var destination = ForwardingFailure.DescribeDestination(context.Features.Get<IReverseProxyFeature>()?.ProxiedDestination?.Model.Config.Address);
+        var cause = ForwardingFailure.DescribeCause(error.Exception);
+        LogUpstreamFailed(logger, destination, error.Error, cause, status);
         var body = status == StatusCodes.Status504GatewayTimeout
             ? """{"error":"upstream_timeout","message":"The upstream did not answer in time."}"""
             : """{"error":"upstream_unavailable","message":"The upstream could not be reached."}""";
@@ -64,6 +68,6 @@ internal sealed partial class ProxyMetricsMiddleware(
         }
     }
 
-    [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "Forwarding failed with {ForwarderError}; responded {StatusCode}")]
-    private static partial void LogUpstreamFailed(ILogger logger, ForwarderError forwarderError, int statusCode);
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "Forwarding to {Destination} failed with {ForwarderError} ({Cause}); responded {StatusCode}")]
+    private static partial void LogUpstreamFailed(ILogger logger, string destination, ForwarderError forwarderError, string cause, int statusCode);
 }

@@ -10,6 +10,9 @@ public static class ProxyServiceCollectionExtensions
     public const string RouteId = "segment";
     public const string ClusterId = "upstream";
 
+    /// <summary>The YARP configuration section that, when it has routes, replaces <c>Upstream:Address</c>.</summary>
+    internal const string CustomSectionName = "ReverseProxy";
+
     /// <summary>
     /// Adds the reverse proxy. A <c>ReverseProxy</c> configuration section with routes replaces the
     /// generated single route to <c>Upstream:Address</c>.
@@ -26,10 +29,9 @@ public static class ProxyServiceCollectionExtensions
         var gateway = configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
 
         var proxy = services.AddReverseProxy();
-        var custom = configuration.GetSection("ReverseProxy");
-        if (custom.GetSection("Routes").GetChildren().Any())
+        if (HasCustomRoutes(configuration))
         {
-            proxy.LoadFromConfig(custom);
+            proxy.LoadFromConfig(configuration.GetSection(CustomSectionName));
         }
         else
         {
@@ -45,8 +47,13 @@ public static class ProxyServiceCollectionExtensions
             handler.ActivityHeadersPropagator = null;
         });
 
+        services.AddHostedService<ProxyStartupReport>();
         return services;
     }
+
+    /// <summary>True when the <c>ReverseProxy</c> section has routes, which then replace the generated route.</summary>
+    internal static bool HasCustomRoutes(IConfiguration configuration) =>
+        configuration.GetSection(CustomSectionName).GetSection("Routes").GetChildren().Any();
 
     internal static RouteConfig BuildRoute(GatewayOptions gateway)
     {

@@ -45,6 +45,12 @@ public sealed record WorkItem(UserRef User, int Attempt, string? EntryId = null)
 /// </summary>
 public interface IWorkQueue
 {
+    /// <summary>
+    /// True when queued and in-flight work outlives this process, so another replica or a restart
+    /// runs it, as with the Redis stream. False for the in-memory queue, whose work ends with the process.
+    /// </summary>
+    bool IsDurable { get; }
+
     ValueTask EnqueueAsync(UserRef user, CancellationToken cancellationToken);
 
     /// <summary>Waits for the next user that is ready to run.</summary>

@@ -19,7 +19,7 @@ internal sealed record ExpectedEndUser(string? ExternalId, string Email, string?
 
     /// <summary>Waits until Wootric contains <paramref name="expected"/> and the gateway has then been quiet for a second.</summary>
     public static Task<SettleResult> SettleAsync(GatewayUnderTest gateway, FakeWootricServer wootric, CancellationToken cancellationToken, params ExpectedEndUser[] expected) =>
-        gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), () => AreInWootric(wootric, expected), cancellationToken);
+        gateway.WaitUntilSettledAsync(wootric, () => AreInWootric(wootric, expected), cancellationToken);
 
     private static bool IsMatch(List<FakeEndUser> candidates, ExpectedEndUser want) =>
         candidates is [var user]

@@ -40,6 +40,12 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
         "not_an_object", "invalid_utf8", "missing_batch", "unpaired_surrogate_escape", "too_deep", "sink_failed",
     ];
 
+    /// <summary>The quiet window of most settle waits.</summary>
+    public static readonly TimeSpan DefaultSettleQuiet = TimeSpan.FromSeconds(1);
+
+    /// <summary>The time limit of most settle waits.</summary>
+    public static readonly TimeSpan DefaultSettleTimeout = TimeSpan.FromSeconds(60);
+
     private const int MaxStartAttempts = 3;
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
@@ -166,6 +172,17 @@ internal sealed class GatewayUnderTest : IAsyncDisposable
     /// <summary>Waits as <see cref="WaitUntilSettledAsync(FakeWootricServer, TimeSpan, TimeSpan, Func{CancellationToken, Task{bool}}, CancellationToken)"/> does, with a condition that needs no I/O.</summary>
     public Task<SettleResult> WaitUntilSettledAsync(FakeWootricServer wootric, TimeSpan quiet, TimeSpan timeout, Func<bool> until, CancellationToken cancellationToken) =>
         WaitUntilIdleAsync(wootric, quiet, timeout, _ => Task.FromResult(until()), cancellationToken);
+
+    /// <summary>
+    /// Waits as <see cref="WaitUntilSettledAsync(FakeWootricServer, TimeSpan, TimeSpan, Func{CancellationToken, Task{bool}}, CancellationToken)"/>
+    /// does, with a quiet window of 1 s (<see cref="DefaultSettleQuiet"/>) and a limit of 60 s (<see cref="DefaultSettleTimeout"/>).
+    /// </summary>
+    public Task<SettleResult> WaitUntilSettledAsync(FakeWootricServer wootric, Func<CancellationToken, Task<bool>> until, CancellationToken cancellationToken) =>
+        WaitUntilIdleAsync(wootric, DefaultSettleQuiet, DefaultSettleTimeout, until, cancellationToken);
+
+    /// <summary>Waits as <see cref="WaitUntilSettledAsync(FakeWootricServer, Func{CancellationToken, Task{bool}}, CancellationToken)"/> does, with a condition that needs no I/O.</summary>
+    public Task<SettleResult> WaitUntilSettledAsync(FakeWootricServer wootric, Func<bool> until, CancellationToken cancellationToken) =>
+        WaitUntilIdleAsync(wootric, DefaultSettleQuiet, DefaultSettleTimeout, _ => Task.FromResult(until()), cancellationToken);
 
     /// <summary>
     /// Waits as <see cref="WaitUntilSettledAsync(FakeWootricServer, TimeSpan, TimeSpan, Func{CancellationToken, Task{bool}}, CancellationToken)"/>

@@ -45,8 +45,6 @@ public sealed class DeliveryScenarioTests
             // Once every request reached the store and the user exists, a quiet window shows that no second create follows.
             var settled = await gateway.WaitUntilSettledAsync(
                 wootric,
-                TimeSpan.FromSeconds(1),
-                TimeSpan.FromSeconds(60),
                 async token => await gateway.ReadTapOutcomeAsync("handed_off", token) >= statuses.Length && wootric.CreateCount >= 1,
                 timeout.Token);
             Assert.Equal(1, wootric.CreateCount);
@@ -81,8 +79,6 @@ public sealed class DeliveryScenarioTests
             // Once all 1,000 requests reached the store and Wootric has the new plan, a quiet window shows that no second write follows.
             var settled = await gateway.WaitUntilSettledAsync(
                 wootric,
-                TimeSpan.FromSeconds(1),
-                TimeSpan.FromSeconds(60),
                 async token => await gateway.ReadTapOutcomeAsync("handed_off", token) >= 1000
                     && wootric.EndUsers.Single(user => user.Id == known.Id).Properties.GetValueOrDefault("plan") == "pro",
                 timeout.Token);
@@ -119,8 +115,6 @@ public sealed class DeliveryScenarioTests
 
             var settled = await gateway.WaitUntilSettledAsync(
                 wootric,
-                TimeSpan.FromSeconds(1),
-                TimeSpan.FromSeconds(60),
                 () => wootric.CreateCount >= sent,
                 timeout.Token);
             Assert.Equal(sent, wootric.CreateCount);

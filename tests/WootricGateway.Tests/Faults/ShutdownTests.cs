@@ -10,6 +10,10 @@ namespace WootricGateway.Tests.Faults;
 /// <summary>A gateway process stopped with SIGTERM mid-traffic, and another one finishing its work from Redis.</summary>
 public sealed class ShutdownTests(RedisServerFixture redis, ITestOutputHelper output) : IClassFixture<RedisServerFixture>
 {
+    /// <summary>The end of log event 2106, a sync aborted at the shutdown timeout, with Redis and in memory.</summary>
+    private const string SyncAbortedWithRedis = "its work entry stays pending for another replica";
+    private const string SyncAbortedInMemory = "without Redis its changes are lost";
+
     private static Dictionary<string, string?> Configuration(FakeWootricServer wootric, RecordingUpstream upstream, Dictionary<string, string?> store) =>
         CaseRunner.BuildConfiguration(wootric, upstream, store.Concat(new Dictionary<string, string?>
         {
@@ -107,7 +111,8 @@ public sealed class ShutdownTests(RedisServerFixture redis, ITestOutputHelper ou
         var stopTime = terminated.Elapsed;
 
         Assert.True(exited, "the gateway did not exit within 45 s of SIGTERM:\n" + stopped.Output);
-        Assert.True(stopped.Output.Contains("its work entry stays pending for another replica", StringComparison.Ordinal), "no aborted sync was logged:\n" + stopped.Output);
+        Assert.True(stopped.Output.Contains(SyncAbortedWithRedis, StringComparison.Ordinal), "no aborted sync was logged:\n" + stopped.Output);
+        Assert.False(stopped.Output.Contains(SyncAbortedInMemory, StringComparison.Ordinal), "an aborted sync was logged as lost although Redis keeps it:\n" + stopped.Output);
 
         await using var successor = await GatewayUnderTest.StartAsync(configuration, timeout.Token);
         var (settled, report) = await EventAccounting.SettleAsync(successor, upstream, wootric, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(60), timeout.Token);
@@ -129,7 +134,8 @@ public sealed class ShutdownTests(RedisServerFixture redis, ITestOutputHelper ou
         await using var upstream = await RecordingUpstream.StartAsync(timeout.Token);
         await using var wootric = await FakeWootricServer.StartAsync(timeout.Token);
 
-        // Every create takes 60 s, so no user is synced before the 2 s shutdown timeout.
+        // Every create takes 60 s, so no user is synced before the 2 s shutdown timeout, and the
+        // syncs running then are aborted.
         wootric.ApplyFaults(JsonNode.Parse("""{"rules":[{"method":"POST","path":"/v1/end_users","latency_ms":60000}]}""")!);
         var configuration = Configuration(wootric, upstream, new Dictionary<string, string?>
         {
@@ -152,6 +158,8 @@ public sealed class ShutdownTests(RedisServerFixture redis, ITestOutputHelper ou
 
         Assert.True(exited, "the gateway did not exit within 45 s of SIGTERM:\n" + stopped.Output);
         Assert.True(stopped.Output.Contains("Stopping with 3 users not yet synced to Wootric", StringComparison.Ordinal), "no lost in-memory work was logged:\n" + stopped.Output);
+        Assert.True(stopped.Output.Contains(SyncAbortedInMemory, StringComparison.Ordinal), "no aborted in-memory sync was logged as lost:\n" + stopped.Output);
+        Assert.False(stopped.Output.Contains(SyncAbortedWithRedis, StringComparison.Ordinal), "an aborted in-memory sync was logged as pending for another replica:\n" + stopped.Output);
         Assert.Equal(0, wootric.CreateCount);
     }
 

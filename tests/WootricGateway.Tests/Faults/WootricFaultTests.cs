@@ -62,7 +62,7 @@ public sealed class WootricFaultTests(ITestOutputHelper output)
         await Task.Delay(TimeSpan.FromSeconds(faultSeconds), timeout.Token);
         wootric.ApplyFaults(JsonNode.Parse(ClearFaults)!);
 
-        var settled = await gateway.WaitUntilSettledAsync(wootric, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), AccountedAsync, timeout.Token);
+        var settled = await gateway.WaitUntilSettledAsync(wootric, AccountedAsync, timeout.Token);
         var report = await EventAccounting.CheckAsync(upstream, wootric, [gateway.ManagementAddress], timeout.Token, FaultTraffic.SeededUsers);
         output.WriteLine($"{name}: {report}; Wootric requests {wootric.Requests.Count}, writes {wootric.WriteCount}");
 
@@ -92,8 +92,6 @@ public sealed class WootricFaultTests(ITestOutputHelper output)
 
         var settled = await gateway.WaitUntilSettledAsync(
             wootric,
-            TimeSpan.FromSeconds(1),
-            TimeSpan.FromSeconds(60),
             token => EventAccounting.PassesAsync(upstream, wootric, [gateway.ManagementAddress], token, FaultTraffic.SeededUsers),
             timeout.Token);
         var report = await EventAccounting.CheckAsync(upstream, wootric, [gateway.ManagementAddress], timeout.Token, FaultTraffic.SeededUsers);

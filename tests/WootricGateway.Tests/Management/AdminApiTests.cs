@@ -33,8 +33,6 @@ public sealed class AdminApiTests(RedisServerFixture redis) : IClassFixture<Redi
         Assert.Equal(HttpStatusCode.OK, identify.StatusCode);
         Task<SettleResult> SettleOnDeadLettersAsync(double count) => gateway.WaitUntilSettledAsync(
             wootric,
-            TimeSpan.FromSeconds(1),
-            TimeSpan.FromSeconds(60),
             async token => await gateway.ReadMetricSumAsync(DeadLettersMetric, token) >= count,
             timeout.Token);
 

@@ -52,8 +52,6 @@ public sealed class WootricCallReplayTests(RedisServerFixture redis, ITestOutput
         await SendAsync(client, gateway, warmUp, timeout.Token);
         var warmSettled = await gateway.WaitUntilSettledAsync(
             wootric,
-            TimeSpan.FromSeconds(1),
-            TimeSpan.FromSeconds(60),
             () => wootric.CreateCount >= KnownUsers,
             timeout.Token);
         Assert.True(warmSettled.IsSettled, warmSettled.LastObservation);
@@ -93,8 +91,6 @@ public sealed class WootricCallReplayTests(RedisServerFixture redis, ITestOutput
         var batches = (KnownUsers + ReplayEvents) / BatchSize;
         var settled = await gateway.WaitUntilSettledAsync(
             wootric,
-            TimeSpan.FromSeconds(1),
-            TimeSpan.FromSeconds(60),
             async token => await gateway.ReadTapOutcomeAsync("handed_off", token) >= batches && HasPlans(wootric, plans),
             timeout.Token);
         Assert.True(settled.IsSettled, settled.LastObservation);

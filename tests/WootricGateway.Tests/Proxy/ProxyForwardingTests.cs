@@ -62,15 +62,27 @@ public sealed class ProxyForwardingTests
     public async Task UnreachableUpstream_Returns502Json()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await using var gateway = await StartGatewayAsync(Loopback.ClosedAddress(), timeout.Token);
+        var closed = Loopback.ClosedAddress();
+        await using var gateway = await StartGatewayAsync(closed, timeout.Token);
         using var client = CreateClient();
 
-        using var response = await client.PostAsync(new Uri(gateway.ProxyAddress, "/v1/identify"), new StringContent("{\"userId\":\"u1\"}"), timeout.Token);
+        // Some clients send the write key in the query string. The log line must not contain it.
+        using var response = await client.PostAsync(new Uri(gateway.ProxyAddress, "/v1/identify?writeKey=wk-secret"), new StringContent("{\"userId\":\"u1\"}"), timeout.Token);
 
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
         using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(timeout.Token));
         Assert.Equal("upstream_unavailable", body.RootElement.GetProperty("error").GetString());
+
+        // The middleware logs before it writes the body, so the line is there once the client has read it.
+        const string Category = "WootricGateway.Proxy.ProxyMetricsMiddleware";
+        var lines = gateway.Logs.Tail(CapturedLogs.Capacity);
+        var failure = Assert.Single(lines, line => line.Contains(Category, StringComparison.Ordinal));
+        Assert.EndsWith(
+            $"Warning {Category}: Forwarding to {closed.Host}:{closed.Port} failed with Request (HttpRequestError.ConnectionError, SocketError.ConnectionRefused); responded 502",
+            failure,
+            StringComparison.Ordinal);
+        Assert.DoesNotContain(lines, line => line.Contains("wk-secret", StringComparison.Ordinal));
     }
 
     [Fact]

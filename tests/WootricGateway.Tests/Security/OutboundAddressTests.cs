@@ -94,8 +94,6 @@ public sealed class OutboundAddressTests
         // The backlog and a quiet window then cover the rest of the syncs.
         var settled = await gateway.WaitUntilSettledAsync(
             wootric,
-            TimeSpan.FromSeconds(1),
-            TimeSpan.FromSeconds(60),
             () => wootric.PageViews.Any(view => view.Url == evilUrl + "/v1/end_users"),
             timeout.Token);
         Assert.True(settled.IsSettled, settled.LastObservation);

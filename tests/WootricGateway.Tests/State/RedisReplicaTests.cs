@@ -42,8 +42,6 @@ public sealed class RedisReplicaTests(RedisServerFixture redis) : IClassFixture<
         // replica's tap is its own, so the wait starts once both have handed every request to Redis.
         var settled = await second.WaitUntilSettledAsync(
             wootric,
-            TimeSpan.FromSeconds(1),
-            TimeSpan.FromSeconds(60),
             async token => await first.ReadMetricAsync("wootric_gateway_tap_requests_total{outcome=\"handed_off\"}", token)
                 + await second.ReadTapOutcomeAsync("handed_off", token) >= statuses.Length
                 && wootric.CreateCount >= 1,

@@ -21,6 +21,8 @@ internal sealed class InMemoryWorkQueue(GatewayMetrics metrics, TimeProvider tim
         Delayed,
     }
 
+    public bool IsDurable => false;
+
     /// <summary>True while the user is queued, being synced or waiting for a retry.</summary>
     public bool HasWork(UserRef user)
     {

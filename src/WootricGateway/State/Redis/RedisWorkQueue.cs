@@ -78,6 +78,8 @@ internal sealed partial class RedisWorkQueue : BackgroundService, IWorkQueue
         _consumer = _options.ConsumerName is { Length: > 0 } name ? name : $"{Environment.MachineName}-{Environment.ProcessId}";
     }
 
+    public bool IsDurable => true;
+
     public async ValueTask EnqueueAsync(UserRef user, CancellationToken cancellationToken)
     {
         var flagged = await _redis.RunAsync(
