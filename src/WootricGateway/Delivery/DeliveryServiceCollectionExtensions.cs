@@ -15,7 +15,7 @@ internal static class DeliveryServiceCollectionExtensions
         services.AddOptions<WootricOptions>()
             .Bind(configuration.GetSection(WootricOptions.SectionName))
             .ValidateDataAnnotations()
-            .Validate(ValidateUrls, "Wootric:ApiBaseUrl and Wootric:AuthBaseUrl (and those of every account) must be absolute http or https URLs.")
+            .Validate(ValidateUrls, "Wootric:ApiBaseUrl and Wootric:AuthBaseUrl (and those of every account) must be absolute http or https URLs without a user name, password, query or fragment.")
             .ValidateOnStart();
         services.AddOptions<DeliveryOptions>()
             .Bind(configuration.GetSection(DeliveryOptions.SectionName))
@@ -97,9 +97,12 @@ internal static class DeliveryServiceCollectionExtensions
     private static bool ValidateUrls(WootricOptions options) =>
         options.Accounts.Values.Prepend(options).All(account => IsHttpUrl(account.ApiBaseUrl) && IsHttpUrl(account.AuthBaseUrl));
 
+    // A user name, password or query would be dropped or mangled when paths are appended, and the
+    // API address is logged at startup.
     private static bool IsHttpUrl(string? url) =>
         string.IsNullOrWhiteSpace(url)
-        || (Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps));
+        || (Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps)
+            && uri.UserInfo.Length == 0 && uri.Query.Length == 0 && uri.Fragment.Length == 0);
 }
 
 /// <summary>Logs, once at start, where state lives and which accounts run dry.</summary>

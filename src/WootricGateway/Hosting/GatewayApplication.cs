@@ -128,6 +128,11 @@ public static class GatewayApplication
         options?.ConfigureServices?.Invoke(builder.Services);
 
         var app = builder.Build();
+
+        // The host would run these checks in StartAsync and log a failure there with a stack trace first.
+        // Run now, a bad setting reaches Program as one "Invalid configuration" line.
+        app.Services.GetService<Microsoft.Extensions.Options.IStartupValidator>()?.Validate();
+
         app.UseManagementListener();
         app.UseRouting();
         app.MapReverseProxy(pipeline =>

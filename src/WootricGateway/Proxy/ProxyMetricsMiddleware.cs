@@ -16,9 +16,14 @@ internal sealed partial class ProxyMetricsMiddleware(
     RequestDelegate next,
     IOptions<GatewayOptions> gatewayOptions,
     GatewayMetrics metrics,
+    TimeProvider timeProvider,
     ILogger<ProxyMetricsMiddleware> logger)
 {
+    /// <summary>How often a failing upstream is logged; wootric_gateway_proxy_errors_total counts every failure.</summary>
+    internal static readonly TimeSpan FailureLogInterval = TimeSpan.FromSeconds(10);
+
     private readonly string? _pathPrefix = gatewayOptions.Value.NormalizedPathPrefix;
+    private readonly LogThrottle _failureLogs = new(timeProvider, FailureLogInterval);
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -53,7 +58,16 @@ internal sealed partial class ProxyMetricsMiddleware(
         // YARP records the destination before it sends. With NoAvailableDestinations (503) there is none.
         var destination = ForwardingFailure.DescribeDestination(context.Features.Get<IReverseProxyFeature>()?.ProxiedDestination?.Model.Config.Address);
         var cause = ForwardingFailure.DescribeCause(error.Exception);
-        LogUpstreamFailed(logger, destination, error.Error, cause, status);
+        if (_failureLogs.TryEnter(out var held))
+        {
+            if (held > 0)
+            {
+                LogFailuresHeld(logger, held, FailureLogInterval.TotalSeconds);
+            }
+
+            LogUpstreamFailed(logger, destination, error.Error, cause, status);
+        }
+
         var body = status == StatusCodes.Status504GatewayTimeout
             ? """{"error":"upstream_timeout","message":"The upstream did not answer in time."}"""
             : """{"error":"upstream_unavailable","message":"The upstream could not be reached."}""";
@@ -70,4 +84,7 @@ internal sealed partial class ProxyMetricsMiddleware(
 
     [LoggerMessage(EventId = 1201, Level = LogLevel.Warning, Message = "Forwarding to {Destination} failed with {ForwarderError} ({Cause}); responded {StatusCode}")]
     private static partial void LogUpstreamFailed(ILogger logger, string destination, ForwarderError forwarderError, string cause, int statusCode);
+
+    [LoggerMessage(EventId = 1204, Level = LogLevel.Warning, Message = "{Count} more forwarding failures were not logged, because at most one line is written every {Seconds} s. wootric_gateway_proxy_errors_total counts every failure")]
+    private static partial void LogFailuresHeld(ILogger logger, long count, double seconds);
 }

@@ -27,11 +27,28 @@ public sealed class UpstreamOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
+        // The address is not repeated in these messages, because it may contain a password or a write key.
         if (!Uri.TryCreate(Address, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
         {
             yield return new ValidationResult(
-                $"Upstream:Address '{Address}' is not an absolute http or https URL; set it to the ingestion endpoint, for example https://api.segment.io.",
+                "Upstream:Address is not an absolute http or https URL. Set it to the ingestion endpoint, for example https://api.segment.io.",
                 [nameof(Address)]);
+        }
+        else
+        {
+            if (uri.UserInfo.Length > 0)
+            {
+                yield return new ValidationResult(
+                    "Upstream:Address contains a user name or password, which the proxy never sends because it forwards each client's own Authorization header. Remove them from the address.",
+                    [nameof(Address)]);
+            }
+
+            if (uri.Query.Length > 0 || uri.Fragment.Length > 0)
+            {
+                yield return new ValidationResult(
+                    "Upstream:Address contains a query string or a fragment, and each request's path would be appended after it. Remove it from the address.",
+                    [nameof(Address)]);
+            }
         }
 
         if (PooledConnectionLifetime <= TimeSpan.Zero)

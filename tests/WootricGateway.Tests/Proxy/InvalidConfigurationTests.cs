@@ -19,6 +19,12 @@ public sealed class InvalidConfigurationTests
     [InlineData("Delivery__Concurrency", "abc", "Delivery:Concurrency")]
     [InlineData("Redis__OutageBufferCapacity", "many", "Redis:OutageBufferCapacity")]
     [InlineData("Wootric__RequestsPerMinute", "fast", "Wootric:RequestsPerMinute")]
+    [InlineData("Upstream__Address", "ftp://127.0.0.1:9", "Upstream:Address")]
+    [InlineData("Upstream__Address", "http://gateway-user:s3cret@127.0.0.1:9", "Upstream:Address contains a user name or password")]
+    [InlineData("Upstream__Address", "http://127.0.0.1:9/segment?writeKey=wk-s3cret", "Upstream:Address contains a query string")]
+    [InlineData("Upstream__Address", "http://127.0.0.1:9/segment#s3cret", "Upstream:Address contains a query string or a fragment")]
+    [InlineData("Wootric__ApiBaseUrl", "https://user:s3cret@127.0.0.1:9", "Wootric:ApiBaseUrl")]
+    [InlineData("Wootric__AuthBaseUrl", "https://127.0.0.1:9/?token=s3cret", "Wootric:AuthBaseUrl")]
     public async Task BadValue_ExitsWithOneLine(string variable, string value, string expectedName)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -49,5 +55,6 @@ public sealed class InvalidConfigurationTests
         Assert.StartsWith("Invalid configuration: ", lines[0], StringComparison.Ordinal);
         Assert.Contains(expectedName, lines[0], StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", allText, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", allText, StringComparison.Ordinal);
     }
 }
