@@ -164,6 +164,11 @@ internal sealed class UserSyncSink(
                     metrics.CreatedAtDropped.Inc();
                 }
 
+                if (change.PropertiesDropped > 0)
+                {
+                    metrics.PropertiesDropped.Inc(change.PropertiesDropped);
+                }
+
                 UserRef user;
                 if (identify.UserId is { } userId)
                 {

@@ -19,7 +19,7 @@ internal sealed partial class ProxyMetricsMiddleware(
     TimeProvider timeProvider,
     ILogger<ProxyMetricsMiddleware> logger)
 {
-    /// <summary>How often a failing upstream is logged; wootric_gateway_proxy_errors_total counts every failure.</summary>
+    /// <summary>The interval between forwarding-failure lines. wootric_gateway_proxy_errors_total counts every failure.</summary>
     internal static readonly TimeSpan FailureLogInterval = TimeSpan.FromSeconds(10);
 
     private readonly string? _pathPrefix = gatewayOptions.Value.NormalizedPathPrefix;

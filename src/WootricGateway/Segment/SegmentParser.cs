@@ -739,7 +739,10 @@ public static class SegmentParser
     {
         var traitsRange = envelopeContext.Property(json, maxDepth, "traits"u8);
         var identifies = events.Count(tapped => tapped is IdentifyEvent);
-        var withinBudget = (long)traitsRange.Length * identifies <= MaxEnvelopeTraitsBytes;
+
+        // Only an object is ever applied, so only an object can be over the budget.
+        var isObject = traitsRange.Length > 0 && json[traitsRange.Start] == (byte)'{';
+        var withinBudget = !isObject || (long)traitsRange.Length * identifies <= MaxEnvelopeTraitsBytes;
 
         // Copied and listed once. Every identify refers to the list, so a large envelope is not read
         // again for each event.
@@ -786,18 +789,25 @@ public static class SegmentParser
             return envelope;
         }
 
-        var merged = new Dictionary<string, TraitValue>(envelope.Count + own.Count, StringComparer.Ordinal);
-        foreach (var (key, value) in envelope)
+        // The event's own values come last, so they also win over envelope names that differ from theirs
+        // but become the same property key once the mapping has cleaned and flattened them.
+        var ownNames = new HashSet<string>(own.Count, StringComparer.Ordinal);
+        foreach (var (key, _) in own)
         {
-            merged[key] = value;
+            ownNames.Add(key);
         }
 
-        foreach (var (key, value) in own)
+        var merged = new List<KeyValuePair<string, TraitValue>>(envelope.Count + own.Count);
+        foreach (var pair in envelope)
         {
-            merged[key] = value;
+            if (!ownNames.Contains(pair.Key))
+            {
+                merged.Add(pair);
+            }
         }
 
-        return [.. merged];
+        merged.AddRange(own);
+        return merged;
     }
 
     /// <summary>
@@ -956,10 +966,24 @@ public static class SegmentParser
     /// <summary>Returns the values of <paramref name="first"/> overridden by those of <paramref name="second"/>.</summary>
     private static List<KeyValuePair<string, TraitValue>> MergeValues(TraitValue first, TraitValue second)
     {
-        var merged = new Dictionary<string, TraitValue>(StringComparer.Ordinal);
-        AddValues(merged, first);
-        AddValues(merged, second);
-        return [.. merged];
+        var lower = new Dictionary<string, TraitValue>(StringComparer.Ordinal);
+        AddValues(lower, first);
+        var upper = new Dictionary<string, TraitValue>(StringComparer.Ordinal);
+        AddValues(upper, second);
+
+        // The second object's values come last, so they also win where the mapping turns two different
+        // names into one property key.
+        var merged = new List<KeyValuePair<string, TraitValue>>(lower.Count + upper.Count);
+        foreach (var pair in lower)
+        {
+            if (!upper.ContainsKey(pair.Key))
+            {
+                merged.Add(pair);
+            }
+        }
+
+        merged.AddRange(upper);
+        return merged;
     }
 
     /// <summary>

@@ -17,7 +17,7 @@ public static partial class CreatedAtParser
     private const double MillisecondsThreshold = 1e11;
 
     /// <summary>9999-12-31T23:59:59Z, the last second a <see cref="DateTimeOffset"/> holds.</summary>
-    private const long MaxUnixSeconds = 253_402_300_799;
+    internal const long MaxUnixSeconds = 253_402_300_799;
 
     private static readonly string[] IsoFormats =
     [
@@ -51,12 +51,12 @@ public static partial class CreatedAtParser
     public static bool TryParse(string? text, out long unixSeconds)
     {
         unixSeconds = 0;
-        if (string.IsNullOrWhiteSpace(text) || text.Length > 100)
+        text = text?.Trim();
+        if (string.IsNullOrEmpty(text) || text.Length > 100)
         {
             return false;
         }
 
-        text = text.Trim();
         if (NumericPattern().IsMatch(text))
         {
             return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var number)
@@ -118,8 +118,9 @@ public static partial class CreatedAtParser
             return false;
         }
 
+        // The range is checked after rounding, as for dates; the first check only keeps the cast in range.
         var seconds = Math.Abs(number) >= MillisecondsThreshold ? number / 1000 : number;
-        if (Math.Abs(seconds) > MaxUnixSeconds)
+        if (Math.Abs(seconds) > MaxUnixSeconds + 1)
         {
             return false;
         }

@@ -11,7 +11,8 @@ public sealed record IdentifyChange(
     string? PhoneNumber,
     long? ExternalCreatedAt,
     IReadOnlyDictionary<string, string> Properties,
-    bool CreatedAtDropped);
+    bool CreatedAtDropped,
+    int PropertiesDropped = 0);
 
 /// <summary>
 /// Maps Segment identify traits to Wootric end-user fields. Pure functions: the same traits always
@@ -26,6 +27,19 @@ public static class EndUserMapping
     public const string LastPageUrlKey = "last_page_url";
 
     private const int MaxFlattenDepth = 8;
+
+    /// <summary>
+    /// The maximum length of a property name that is sent. Flattening repeats a parent's name in every child's name, so a long
+    /// name over many members would otherwise cost its length once per member.
+    /// NOTE: Wootric publishes no limit on property names, so this one is the gateway's own.
+    /// </summary>
+    public const int MaxPropertyKeyLength = 255;
+
+    /// <summary>
+    /// The maximum number of characters, names and values together, that one identify's properties may take: eight times
+    /// Segment's 32 KB limit on one event, so that one request cannot make a user's stored state huge.
+    /// </summary>
+    public const int MaxPropertyCharacters = 256 * 1024;
 
     /// <summary>What <see cref="SanitizeKey"/> replaces with <c>_</c>.</summary>
     private static readonly SearchValues<char> ForbiddenKeyCharacters = SearchValues.Create("$.\0[]");
@@ -44,7 +58,7 @@ public static class EndUserMapping
         string? phone = null;
         long? createdAt = null;
         var createdAtDropped = false;
-        var properties = new Dictionary<string, string>(StringComparer.Ordinal);
+        var properties = new PropertySet();
 
         foreach (var (key, value) in traits)
         {
@@ -90,10 +104,16 @@ public static class EndUserMapping
                 continue;
             }
 
+            if (key.Length > MaxPropertyKeyLength)
+            {
+                properties.Drop();
+                continue;
+            }
+
             AddProperty(properties, SanitizeKey(key), value, depth: 0);
         }
 
-        return new IdentifyChange(email, phone, createdAt, properties, createdAtDropped);
+        return new IdentifyChange(email, phone, createdAt, properties.Values, createdAtDropped, properties.Dropped);
     }
 
     /// <summary>
@@ -118,7 +138,7 @@ public static class EndUserMapping
     /// <summary>The trimmed text, or null when nothing is left.</summary>
     private static string? NonBlank(string? text) => string.IsNullOrWhiteSpace(text) ? null : text.Trim();
 
-    private static void AddProperty(Dictionary<string, string> properties, string key, TraitValue value, int depth)
+    private static void AddProperty(PropertySet properties, string key, TraitValue value, int depth)
     {
         switch (value.ValueKind)
         {
@@ -128,27 +148,37 @@ public static class EndUserMapping
             case JsonValueKind.Object when depth < MaxFlattenDepth:
                 foreach (var (name, child) in value.EnumerateObject())
                 {
+                    // Checked before the name is built, and the member's whole subtree is dropped as one.
+                    if (key.Length + 1 + name.Length > MaxPropertyKeyLength)
+                    {
+                        properties.Drop();
+                        continue;
+                    }
+
                     AddProperty(properties, key + "_" + SanitizeKey(name), child, depth + 1);
                 }
 
                 return;
             case JsonValueKind.Array:
-                properties[key] = JoinArray(value);
+                properties.Add(key, JoinArray(value));
                 return;
             case JsonValueKind.String:
                 var text = value.GetString() ?? string.Empty;
-                if (CreatedAtParser.TryParseIso(text, out var date))
+
+                // Rounded as createdAt is, so a date sent both ways gives the same second. A date that
+                // rounds past year 9999 stays text, as createdAt would drop it.
+                if (CreatedAtParser.TryParseIso(text, out var date) && CreatedAtParser.RoundToSeconds(date) is var seconds
+                    && seconds <= CreatedAtParser.MaxUnixSeconds)
                 {
-                    // Rounded as createdAt is, so a date sent both ways gives the same second.
                     var dateKey = key.EndsWith("_date", StringComparison.Ordinal) ? key : key + "_date";
-                    properties[dateKey] = CreatedAtParser.RoundToSeconds(date).ToString(CultureInfo.InvariantCulture);
+                    properties.Add(dateKey, seconds.ToString(CultureInfo.InvariantCulture));
                     return;
                 }
 
-                properties[key] = text;
+                properties.Add(key, text);
                 return;
             default:
-                properties[key] = ScalarText(value) ?? value.GetRawText();
+                properties.Add(key, ScalarText(value) ?? value.GetRawText());
                 return;
         }
     }
@@ -182,4 +212,50 @@ public static class EndUserMapping
         JsonValueKind.False => "false",
         _ => null,
     };
+
+    /// <summary>
+    /// One identify's properties under the name and size limits, with the number of properties dropped.
+    /// Names that are fields or never sent are also left out once cleaning and flattening have made them
+    /// (<c>last.surveyed</c> or <c>{"last":{"surveyed":…}}</c> both give <c>last_surveyed</c>).
+    /// </summary>
+    private sealed class PropertySet
+    {
+        private int _characters;
+
+        public Dictionary<string, string> Values { get; } = new(StringComparer.Ordinal);
+
+        public int Dropped { get; private set; }
+
+        public void Drop() => Dropped++;
+
+        public void Add(string key, string value)
+        {
+            if (ReservedTraits.Contains(key))
+            {
+                return;
+            }
+
+            if (key.Length > MaxPropertyKeyLength)
+            {
+                Dropped++;
+                return;
+            }
+
+            // A repeated name replaces its value, which gives back the characters of the one it replaces.
+            var characters = _characters + key.Length + value.Length;
+            if (Values.TryGetValue(key, out var replaced))
+            {
+                characters -= key.Length + replaced.Length;
+            }
+
+            if (characters > MaxPropertyCharacters)
+            {
+                Dropped++;
+                return;
+            }
+
+            _characters = characters;
+            Values[key] = value;
+        }
+    }
 }

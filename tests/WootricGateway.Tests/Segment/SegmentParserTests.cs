@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using WootricGateway.Segment;
+using WootricGateway.Wootric;
 
 namespace WootricGateway.Tests.Segment;
 
@@ -126,7 +127,24 @@ public sealed class SegmentParserTests
 
         Assert.Same(events[0].Traits, events[1].Traits);
         Assert.Equal(["plan=team", "email=shared@example.test"], events[0].Traits.Select(pair => $"{pair.Key}={pair.Value}"));
-        Assert.Equal(["plan=pro", "email=shared@example.test"], events[2].Traits.Select(pair => $"{pair.Key}={pair.Value}"));
+        Assert.Equal(["email=shared@example.test", "plan=pro"], events[2].Traits.Select(pair => $"{pair.Key}={pair.Value}"));
+    }
+
+    /// <summary>
+    /// The event's own traits come after the envelope's and its context's, so they win where the mapping
+    /// turns two different names into one property key.
+    /// </summary>
+    [Theory]
+    [InlineData("""{"batch":[{"type":"identify","userId":"u1","traits":{"a_b":"own","signup_date":"own"}}],"context":{"traits":{"a.b":"env","signup":"2024-01-01"}}}""")]
+    [InlineData("""{"batch":[{"type":"identify","userId":"u1","traits":{"a_b":"own","signup_date":"own"},"context":{"traits":{"a.b":"ctx","signup":"2024-01-01"}}}]}""")]
+    public void Parse_OwnTraitsWinAfterCleaning(string body)
+    {
+        var identify = Assert.IsType<IdentifyEvent>(Assert.Single(Parse("/v1/batch", body).Batch!.Events));
+
+        var properties = EndUserMapping.MapIdentify(identify.Traits).Properties;
+
+        Assert.Equal("own", properties["a_b"]);
+        Assert.Equal("own", properties["signup_date"]);
     }
 
     /// <summary>

@@ -53,6 +53,18 @@ public sealed class EndUserMappingTests
         { """{"seen":"2024-06-01T00:00:00.400Z"}""", "seen_date", "1717200000" },
         { """{"born":"1969-07-20"}""", "born_date", "-14256000" },
         { """{"motto":"trust the test"}""", "motto", "trust the test" },
+
+        // A date that rounds past 9999-12-31T23:59:59Z stays text, as createdAt would drop it.
+        { """{"d":"9999-12-31T23:59:59.6Z"}""", "d", "9999-12-31T23:59:59.6Z" },
+        { """{"d":"9999-12-31T23:59:59.4Z"}""", "d_date", "253402300799" },
+
+        // Names that cleaning or flattening turns into a field or a never-sent name are left out too.
+        { """{"last.surveyed":1700000000}""", "last_surveyed", null },
+        { """{"last":{"surveyed":1}}""", "last_surveyed", null },
+        { """{"external$created$at":1}""", "external_created_at", null },
+        { """{"phone.number":"555"}""", "phone_number", null },
+        { """{"external":{"id":"x"}}""", "external_id", null },
+        { """{"company":{"id":7}}""", "company_id", "7" },
     };
 
     [Theory]
@@ -127,5 +139,43 @@ public sealed class EndUserMappingTests
     public void MapIdentify_IgnoresPhoneThatIsNotTextOrNumber(string traitsJson)
     {
         Assert.Null(Map(traitsJson).PhoneNumber);
+    }
+
+    [Fact]
+    public void MapIdentify_DropsOverlongNames()
+    {
+        var longName = new string('n', EndUserMapping.MaxPropertyKeyLength + 1);
+        var prefix = new string('p', 200);
+        var change = Map($$"""{"{{longName}}":"x","{{prefix}}":{"{{new string('m', 60)}}":1,"b":2},"ok":"y"}""");
+
+        Assert.Equal(2, change.PropertiesDropped);
+        Assert.Equal(new Dictionary<string, string> { [prefix + "_b"] = "2", ["ok"] = "y" }, change.Properties);
+    }
+
+    /// <summary>A long parent name over many members costs its length once, not once per member.</summary>
+    [Fact]
+    public void MapIdentify_LongParentNameDroppedOnce()
+    {
+        var members = string.Join(',', Enumerable.Range(0, 3_000).Select(i => $"\"{i}\":1"));
+        var change = Map($$"""{"{{new string('n', 100_000)}}":{{{members}}},"plan":"pro"}""");
+
+        Assert.Equal(1, change.PropertiesDropped);
+        Assert.Equal(new Dictionary<string, string> { ["plan"] = "pro" }, change.Properties);
+    }
+
+    [Fact]
+    public void MapIdentify_PropertiesWithinSizeLimit()
+    {
+        var value = new string('v', 1_000);
+        var traits = string.Join(',', Enumerable.Range(0, 300).Select(i => $$"""
+            "t{{i:D3}}":"{{value}}"
+            """));
+        var change = Map("{" + traits + ",\"small\":\"s\"}");
+
+        var characters = change.Properties.Sum(pair => pair.Key.Length + pair.Value.Length);
+        Assert.InRange(characters, EndUserMapping.MaxPropertyCharacters - 1_004, EndUserMapping.MaxPropertyCharacters);
+        Assert.Equal(301 - change.Properties.Count, change.PropertiesDropped);
+        Assert.Equal("s", change.Properties["small"]);
+        Assert.Equal(value, change.Properties["t000"]);
     }
 }
