@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using WootricGateway.Segment;
 
@@ -110,7 +111,9 @@ public static class EndUserMapping
                 continue;
             }
 
-            AddProperty(properties, SanitizeKey(key), value, depth: 0);
+            // A name that cleaning left as it was has passed the reserved check above already.
+            var cleaned = SanitizeKey(key);
+            AddProperty(properties, cleaned, value, depth: 0, checkReserved: !ReferenceEquals(cleaned, key));
         }
 
         return new IdentifyChange(email, phone, createdAt, properties.Values, createdAtDropped, properties.Dropped);
@@ -138,7 +141,7 @@ public static class EndUserMapping
     /// <summary>The trimmed text, or null when nothing is left.</summary>
     private static string? NonBlank(string? text) => string.IsNullOrWhiteSpace(text) ? null : text.Trim();
 
-    private static void AddProperty(PropertySet properties, string key, TraitValue value, int depth)
+    private static void AddProperty(PropertySet properties, string key, TraitValue value, int depth, bool checkReserved = true)
     {
         switch (value.ValueKind)
         {
@@ -160,7 +163,7 @@ public static class EndUserMapping
 
                 return;
             case JsonValueKind.Array:
-                properties.Add(key, JoinArray(value));
+                properties.Add(key, JoinArray(value), checkReserved);
                 return;
             case JsonValueKind.String:
                 var text = value.GetString() ?? string.Empty;
@@ -171,14 +174,14 @@ public static class EndUserMapping
                     && seconds <= CreatedAtParser.MaxUnixSeconds)
                 {
                     var dateKey = key.EndsWith("_date", StringComparison.Ordinal) ? key : key + "_date";
-                    properties.Add(dateKey, seconds.ToString(CultureInfo.InvariantCulture));
+                    properties.Add(dateKey, seconds.ToString(CultureInfo.InvariantCulture), checkReserved: false);
                     return;
                 }
 
-                properties.Add(key, text);
+                properties.Add(key, text, checkReserved);
                 return;
             default:
-                properties.Add(key, ScalarText(value) ?? value.GetRawText());
+                properties.Add(key, ScalarText(value) ?? value.GetRawText(), checkReserved);
                 return;
         }
     }
@@ -228,9 +231,13 @@ public static class EndUserMapping
 
         public void Drop() => Dropped++;
 
-        public void Add(string key, string value)
+        /// <summary>
+        /// Adds or replaces one property. <paramref name="checkReserved"/> is false only for a name that
+        /// cannot be reserved: one already checked, or one ending in <c>_date</c>.
+        /// </summary>
+        public void Add(string key, string value, bool checkReserved)
         {
-            if (ReservedTraits.Contains(key))
+            if (checkReserved && ReservedTraits.Contains(key))
             {
                 return;
             }
@@ -242,20 +249,21 @@ public static class EndUserMapping
             }
 
             // A repeated name replaces its value, which gives back the characters of the one it replaces.
-            var characters = _characters + key.Length + value.Length;
-            if (Values.TryGetValue(key, out var replaced))
-            {
-                characters -= key.Length + replaced.Length;
-            }
-
+            ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(Values, key, out var exists);
+            var characters = _characters + key.Length + value.Length - (exists ? key.Length + slot!.Length : 0);
             if (characters > MaxPropertyCharacters)
             {
                 Dropped++;
+                if (!exists)
+                {
+                    Values.Remove(key);
+                }
+
                 return;
             }
 
             _characters = characters;
-            Values[key] = value;
+            slot = value;
         }
     }
 }
