@@ -146,19 +146,32 @@ public sealed class TapMemoryTests
         var gzip = Gzip(json);
         using var listener = new LargeAllocationListener(CurrentOsThreadId());
 
-        // Warm-up: the first parses fill the array pool with the sizes a batch this large needs.
-        for (var i = 0; i < 3; i++)
+        // The shared array pool may release its arrays at a gen2 collection, which other tests' garbage can
+        // start at any time, and the next rent then allocates anew. A measurement that a gen2 collection
+        // overlapped is repeated, up to three times, so only a warm pool is judged.
+        for (var attempt = 1; ; attempt++)
         {
-            ParseOnce(gzip);
+            // Warm-up: the first parses fill the array pool with the sizes a batch this large needs.
+            for (var i = 0; i < 3; i++)
+            {
+                ParseOnce(gzip);
+            }
+
+            var gen2Before = GC.CollectionCount(2);
+            listener.Reset();
+            listener.Start();
+            for (var i = 0; i < 10; i++)
+            {
+                ParseOnce(gzip);
+            }
+
+            listener.Stop();
+            if (listener.LargeAllocations == 0 || GC.CollectionCount(2) == gen2Before || attempt == 3)
+            {
+                break;
+            }
         }
 
-        listener.Start();
-        for (var i = 0; i < 10; i++)
-        {
-            ParseOnce(gzip);
-        }
-
-        listener.Stop();
         Assert.True(listener.LargeAllocations == 0, $"{listener.LargeAllocations} large-object-heap allocation ticks on the parsing thread");
     }
 
@@ -231,6 +244,8 @@ public sealed class TapMemoryTests
         public void Start() => _counting = true;
 
         public void Stop() => _counting = false;
+
+        public void Reset() => Interlocked.Exchange(ref _largeAllocations, 0);
 
         protected override void OnEventSourceCreated(EventSource eventSource)
         {
