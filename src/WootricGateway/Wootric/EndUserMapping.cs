@@ -66,8 +66,10 @@ public static class EndUserMapping
             switch (key)
             {
                 case "email":
-                    // Only text can be an address. A number or boolean here is a client bug, not an email.
-                    if (value.ValueKind is JsonValueKind.String && NonBlank(value.GetString()) is { } address)
+                    // Only text can be an address. A number, a boolean or text with control characters (NUL,
+                    // line breaks) is a client bug, and Wootric would reject the user's create with it.
+                    if (value.ValueKind is JsonValueKind.String && NonBlank(value.GetString()) is { } address
+                        && !address.AsSpan().ContainsAnyInRange('\0', '\u001F') && !address.Contains('\u007F'))
                     {
                         email = address;
                     }

@@ -117,6 +117,9 @@ public sealed class EndUserMappingTests
     [InlineData("""{"email":42}""")]
     [InlineData("""{"email":["a@example.test"]}""")]
     [InlineData("""{"email":"   "}""")]
+    [InlineData("""{"email":"\u0000"}""")]
+    [InlineData("""{"email":"a@example.test\nb@example.test"}""")]
+    [InlineData("""{"email":"a\u007F@example.test"}""")]
     public void MapIdentify_IgnoresEmailThatIsNotText(string traitsJson)
     {
         var change = Map(traitsJson);
