@@ -58,11 +58,11 @@ internal sealed partial class ProxyMetricsMiddleware(
         // YARP records the destination before it sends. With NoAvailableDestinations (503) there is none.
         var destination = ForwardingFailure.DescribeDestination(context.Features.Get<IReverseProxyFeature>()?.ProxiedDestination?.Model.Config.Address);
         var cause = ForwardingFailure.DescribeCause(error.Exception);
-        if (_failureLogs.TryEnter(out var held))
+        if (_failureLogs.TryEnter(out var suppressed))
         {
-            if (held > 0)
+            if (suppressed > 0)
             {
-                LogFailuresHeld(logger, held, FailureLogInterval.TotalSeconds);
+                LogFailuresSuppressed(logger, suppressed, FailureLogInterval.TotalSeconds);
             }
 
             LogUpstreamFailed(logger, destination, error.Error, cause, status);
@@ -86,5 +86,5 @@ internal sealed partial class ProxyMetricsMiddleware(
     private static partial void LogUpstreamFailed(ILogger logger, string destination, ForwarderError forwarderError, string cause, int statusCode);
 
     [LoggerMessage(EventId = 1204, Level = LogLevel.Warning, Message = "{Count} more forwarding failures were not logged, because at most one line is written every {Seconds} s. wootric_gateway_proxy_errors_total counts every failure")]
-    private static partial void LogFailuresHeld(ILogger logger, long count, double seconds);
+    private static partial void LogFailuresSuppressed(ILogger logger, long count, double seconds);
 }

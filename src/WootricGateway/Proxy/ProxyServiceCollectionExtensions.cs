@@ -1,5 +1,3 @@
-using System.ComponentModel.DataAnnotations;
-using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 using WootricGateway.Hosting;
@@ -26,14 +24,9 @@ public static class ProxyServiceCollectionExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
-        // The values are read once here and checked at once: the generated route needs a usable address,
-        // and a failure raised now reaches Program as one line, before the host logs a stack trace.
+        // The values are read once here. GatewayApplication.Build runs the ValidateOnStart checks before
+        // the proxy reads its routes, so an invalid address never reaches YARP.
         var upstream = configuration.GetSection(UpstreamOptions.SectionName).Get<UpstreamOptions>() ?? new UpstreamOptions();
-        var failures = upstream.Validate(new ValidationContext(upstream)).Select(result => result.ErrorMessage ?? "invalid value").ToList();
-        if (failures.Count > 0)
-        {
-            throw new OptionsValidationException(Options.DefaultName, typeof(UpstreamOptions), failures);
-        }
         var gateway = configuration.GetSection(GatewayOptions.SectionName).Get<GatewayOptions>() ?? new GatewayOptions();
 
         var proxy = services.AddReverseProxy();

@@ -343,7 +343,7 @@ public static class SegmentParser
                 UserId = userId,
                 AnonymousId = anonymousId,
                 Timestamp = timestamp,
-                Traits = contextTraits is { } shared ? MergeValues(shared, own) : ListValues(own),
+                Traits = contextTraits is { } shared ? UnderTraits(ListValues(shared), ListValues(own)) : ListValues(own),
             });
             return;
         }
@@ -777,19 +777,20 @@ public static class SegmentParser
     }
 
     /// <summary>
-    /// Returns <paramref name="envelope"/>'s values overridden by the event's own traits. An identify
-    /// without traits of its own shares the envelope's list, which nothing changes after parsing.
+    /// Returns <paramref name="shared"/> (the envelope's or the event's <c>context.traits</c>) overridden by
+    /// the event's own traits. An identify without traits of its own gets <paramref name="shared"/> itself,
+    /// which nothing changes after parsing, so every identify of a batch can refer to one envelope list.
     /// </summary>
     private static List<KeyValuePair<string, TraitValue>> UnderTraits(
-        List<KeyValuePair<string, TraitValue>> envelope,
+        List<KeyValuePair<string, TraitValue>> shared,
         IReadOnlyList<KeyValuePair<string, TraitValue>> own)
     {
         if (own.Count == 0)
         {
-            return envelope;
+            return shared;
         }
 
-        // The event's own values come last, so they also win over envelope names that differ from theirs
+        // The event's own values come last, so they also win over shared names that differ from theirs
         // but become the same property key once the mapping has cleaned and flattened them.
         var ownNames = new HashSet<string>(own.Count, StringComparer.Ordinal);
         foreach (var (key, _) in own)
@@ -797,8 +798,8 @@ public static class SegmentParser
             ownNames.Add(key);
         }
 
-        var merged = new List<KeyValuePair<string, TraitValue>>(envelope.Count + own.Count);
-        foreach (var pair in envelope)
+        var merged = new List<KeyValuePair<string, TraitValue>>(shared.Count + own.Count);
+        foreach (var pair in shared)
         {
             if (!ownNames.Contains(pair.Key))
             {
@@ -963,33 +964,11 @@ public static class SegmentParser
         return true;
     }
 
-    /// <summary>Returns the values of <paramref name="first"/> overridden by those of <paramref name="second"/>.</summary>
-    private static List<KeyValuePair<string, TraitValue>> MergeValues(TraitValue first, TraitValue second)
-    {
-        var lower = new Dictionary<string, TraitValue>(StringComparer.Ordinal);
-        AddValues(lower, first);
-        var upper = new Dictionary<string, TraitValue>(StringComparer.Ordinal);
-        AddValues(upper, second);
-
-        // The second object's values come last, so they also win where the mapping turns two different
-        // names into one property key.
-        var merged = new List<KeyValuePair<string, TraitValue>>(lower.Count + upper.Count);
-        foreach (var pair in lower)
-        {
-            if (!upper.ContainsKey(pair.Key))
-            {
-                merged.Add(pair);
-            }
-        }
-
-        merged.AddRange(upper);
-        return merged;
-    }
 
     /// <summary>
-    /// Returns the values of one traits object in document order, as <see cref="MergeValues"/> would,
-    /// without the dictionary that most identifies (one traits object, no repeated names) do not need.
-    /// A repeated name, or more than 32 names, falls back to the dictionary, where the last value wins.
+    /// Returns the values of one traits object in document order, without the dictionary that most
+    /// identifies (no repeated names) do not need. A repeated name, or more than 32 names, falls back to
+    /// the dictionary, where the name keeps its first position and takes its last value.
     /// </summary>
     private static List<KeyValuePair<string, TraitValue>> ListValues(TraitValue traits)
     {
@@ -1027,19 +1006,6 @@ public static class SegmentParser
         }
 
         return false;
-    }
-
-    private static void AddValues(Dictionary<string, TraitValue> merged, TraitValue traits)
-    {
-        if (traits.ValueKind != JsonValueKind.Object)
-        {
-            return;
-        }
-
-        foreach (var (name, value) in traits.EnumerateObject())
-        {
-            merged[name] = value;
-        }
     }
 
     /// <summary>Returns <c>page.url</c> of the context object at <paramref name="context"/> when it is a non-empty string, else null.</summary>

@@ -87,14 +87,16 @@ public static partial class CreatedAtParser
             return true;
         }
 
-        return TryParseIsoFormats(text, out value);
+        return TryParseNormalizedFormats(text, out value);
     }
 
     /// <summary>Parses ISO-8601 text against the format list alone: what <see cref="TryParseIso"/> gives for any text.</summary>
-    internal static bool TryParseIsoFormats(string text, out DateTimeOffset value)
+    internal static bool TryParseIsoFormats(string text, out DateTimeOffset value) =>
+        TryParseNormalizedFormats(Normalize(text), out value);
+
+    private static bool TryParseNormalizedFormats(string text, out DateTimeOffset value)
     {
         value = default;
-        text = Normalize(text);
         if (text.Length < 10 || text.Length > 64 || !char.IsAsciiDigit(text[0]))
         {
             return false;

@@ -11,8 +11,8 @@ public sealed class LogThrottleTests
         var clock = new ManualTimeProvider(new DateTimeOffset(2026, 12, 5, 12, 0, 0, TimeSpan.Zero));
         var throttle = new LogThrottle(clock, TimeSpan.FromSeconds(10));
 
-        Assert.True(throttle.TryEnter(out var held));
-        Assert.Equal(0, held);
+        Assert.True(throttle.TryEnter(out var suppressed));
+        Assert.Equal(0, suppressed);
         for (var i = 0; i < 3; i++)
         {
             Assert.False(throttle.TryEnter(out _));
@@ -22,13 +22,13 @@ public sealed class LogThrottleTests
         Assert.False(throttle.TryEnter(out _));
 
         clock.Advance(TimeSpan.FromSeconds(0.1));
-        Assert.True(throttle.TryEnter(out held));
-        Assert.Equal(4, held);
+        Assert.True(throttle.TryEnter(out suppressed));
+        Assert.Equal(4, suppressed);
 
         Assert.False(throttle.TryEnter(out _));
         clock.Advance(TimeSpan.FromMinutes(5));
-        Assert.True(throttle.TryEnter(out held));
-        Assert.Equal(1, held);
+        Assert.True(throttle.TryEnter(out suppressed));
+        Assert.Equal(1, suppressed);
     }
 
     [Fact]
@@ -48,7 +48,7 @@ public sealed class LogThrottleTests
 
         Assert.Equal(1, entered);
         clock.Advance(TimeSpan.FromSeconds(10));
-        Assert.True(throttle.TryEnter(out var held));
-        Assert.Equal(9_999, held);
+        Assert.True(throttle.TryEnter(out var suppressed));
+        Assert.Equal(9_999, suppressed);
     }
 }

@@ -129,7 +129,7 @@ public sealed class EndUserMappingTests
     }
 
     [Fact]
-    public void MapIdentify_TrimsEmailAndKeepsEarlierOneOverBlank()
+    public void MapIdentify_EmailTrimmedBlankIgnored()
     {
         Assert.Equal("ada@example.test", Map("""{"email":" ada@example.test "}""").Email);
         Assert.Equal("ada@example.test", Map("""{"email":"ada@example.test","email":" "}""").Email);
