@@ -17,6 +17,7 @@ public sealed class PooledSegmentBuffer : IDisposable
 
     private const int MinimumFirstSegment = 1024;
 
+    private readonly ArrayPool<byte> _pool;
     private readonly long _limitBytes;
     private readonly long? _expectedLength;
     private readonly int _firstSegmentSize;
@@ -26,8 +27,10 @@ public sealed class PooledSegmentBuffer : IDisposable
 
     /// <param name="limitBytes">The most bytes the buffer accepts.</param>
     /// <param name="expectedLength">The expected total length, when known; sizes the segments.</param>
-    public PooledSegmentBuffer(long limitBytes, long? expectedLength = null)
+    /// <param name="pool">Where segments are rented; the shared pool when null.</param>
+    public PooledSegmentBuffer(long limitBytes, long? expectedLength = null, ArrayPool<byte>? pool = null)
     {
+        _pool = pool ?? ArrayPool<byte>.Shared;
         _limitBytes = limitBytes;
         _expectedLength = expectedLength;
         _firstSegmentSize = expectedLength is { } expected
@@ -63,7 +66,7 @@ public sealed class PooledSegmentBuffer : IDisposable
         {
             if (_segments.Count == 0 || _lastUsed == _segments[^1].Length)
             {
-                var segment = ArrayPool<byte>.Shared.Rent(NextSegmentSize());
+                var segment = _pool.Rent(NextSegmentSize());
                 _segments.Add(segment);
                 Capacity += segment.Length;
                 _lastUsed = 0;
@@ -133,7 +136,7 @@ public sealed class PooledSegmentBuffer : IDisposable
         _disposed = true;
         foreach (var segment in _segments)
         {
-            ArrayPool<byte>.Shared.Return(segment);
+            _pool.Return(segment);
         }
 
         _segments.Clear();

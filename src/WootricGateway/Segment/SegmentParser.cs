@@ -50,13 +50,16 @@ public static class SegmentParser
     /// <summary>
     /// Parses <paramref name="body"/> (already decoded) for a request to <paramref name="route"/>.
     /// <paramref name="headerWriteKey"/> is the key from Basic auth, which wins over the body's.
+    /// A body held in several segments is copied into one array rented from <paramref name="scratch"/>,
+    /// or from the shared pool when it is null.
     /// </summary>
     public static ParseResult Parse(
         ReadOnlySequence<byte> body,
         SegmentRoute route,
         string? headerWriteKey,
         DateTimeOffset receivedAt,
-        int maxDepth = 64)
+        int maxDepth = 64,
+        ArrayPool<byte>? scratch = null)
     {
         // System.Text.Json checks UTF-8 only when a string is read, so bad bytes would surface later as
         // an exception in the mapping. Checking the whole body first makes them a counted outcome.
@@ -71,12 +74,14 @@ public static class SegmentParser
         }
 
         // The scanner needs the body in one span. A captured body is held in 16 KiB segments, so it
-        // is copied into one array from the shared pool, which keeps it for the next large body.
+        // is copied into one pooled array, which the pool keeps for the next large body. The shared
+        // pool gives such arrays back to the runtime when memory runs short.
+        var pool = scratch ?? ArrayPool<byte>.Shared;
         byte[]? rented = null;
         var json = body.First;
         if (!body.IsSingleSegment)
         {
-            rented = ArrayPool<byte>.Shared.Rent((int)body.Length);
+            rented = pool.Rent((int)body.Length);
             body.CopyTo(rented);
             json = rented.AsMemory(0, (int)body.Length);
         }
@@ -108,7 +113,7 @@ public static class SegmentParser
         {
             if (rented is not null)
             {
-                ArrayPool<byte>.Shared.Return(rented);
+                pool.Return(rented);
             }
         }
     }
