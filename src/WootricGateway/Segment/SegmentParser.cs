@@ -75,7 +75,7 @@ public static class SegmentParser
 
         // The scanner needs the body in one span. A captured body is held in 16 KiB segments, so it
         // is copied into one pooled array, which the pool keeps for the next large body. The shared
-        // pool gives such arrays back to the runtime when memory runs short.
+        // pool gives such arrays back to the runtime when memory load is high.
         var pool = scratch ?? ArrayPool<byte>.Shared;
         byte[]? rented = null;
         var json = body.First;

@@ -60,7 +60,7 @@ public sealed class TapMemoryTests
         var destination = new byte[8192];
 
         // Segments come from a pool of the test's own: the shared pool may release its arrays at any gen2
-        // collection when memory runs short, and a refill would be counted here as the tee's allocation.
+        // collection when memory load is high, and a refill would be counted here as the tee's allocation.
         var pool = ArrayPool<byte>.Create(maxArrayLength: PooledSegmentBuffer.SegmentSize, maxArraysPerBucket: 16);
 
         // One pass first, so the pool has arrays of each size and every code path is compiled.
@@ -150,7 +150,7 @@ public sealed class TapMemoryTests
         var gzip = Gzip(json);
 
         // The parser copies a segmented body into one array rented from a pool, and a 500 KB array is a
-        // large object. The shared pool releases its arrays at a gen2 collection when memory runs short,
+        // large object. The shared pool releases its arrays at a gen2 collection when memory load is high,
         // which other tests and the machine decide. A pool of the test's own never does, so a rent
         // after the warm-up is served from it, and any large allocation left is the parser's own.
         var scratch = ArrayPool<byte>.Create(maxArrayLength: 1 << 20, maxArraysPerBucket: 2);
