@@ -23,6 +23,13 @@ internal sealed class UserSyncSink(
     GatewayMetrics metrics,
     TimeProvider timeProvider) : ITapEventSink
 {
+    /// <summary>
+    /// The most characters of property names and values one user's state may hold, learned over all of its
+    /// identifies. Every update to Wootric sends the whole set, so a user must not grow it without end by
+    /// sending new names; the limit is the one a single identify has.
+    /// </summary>
+    internal const int MaxUserPropertyCharacters = EndUserMapping.MaxPropertyCharacters;
+
     private readonly PageVisitMode _pageVisits = wootricOptions.Value.PageVisits;
     private readonly DeliveryOptions _delivery = deliveryOptions.Value;
     private readonly ScopeCache _scopes = new();
@@ -96,7 +103,7 @@ internal sealed class UserSyncSink(
         }
 
         var users = changes.Keys.ToArray();
-        var updates = users.Select(user => states.UpdateAsync(user, state => ApplyAll(state, changes[user].Mutations), cancellationToken).AsTask()).ToArray();
+        var updates = users.Select(user => states.UpdateAsync(user, state => ApplyAll(state, changes[user]), cancellationToken).AsTask()).ToArray();
         bool[] changed;
         try
         {
@@ -104,6 +111,8 @@ internal sealed class UserSyncSink(
         }
         catch
         {
+            // Users whose update succeeded keep their message ids, so a retry skips their events: count now.
+            CountDroppedProperties(users.Where((_, index) => updates[index].IsCompletedSuccessfully).Select(user => changes[user]));
             // The ids of users whose update did not succeed are released, so the retry of this request (the
             // outage buffer applies it again) applies their events instead of skipping them as duplicates.
             var unapplied = users.Where((_, index) => !updates[index].IsCompletedSuccessfully).SelectMany(user => changes[user].MessageIds).ToList();
@@ -111,26 +120,44 @@ internal sealed class UserSyncSink(
             throw;
         }
 
+        CountDroppedProperties(changes.Values);
         await Task.WhenAll(users.Where((_, index) => changed[index]).Select(user => queue.EnqueueAsync(user, cancellationToken).AsTask()));
     }
 
     /// <summary>One user's changes from one request, in order, with the message ids they came from.</summary>
     private sealed class UserChanges
     {
-        public List<Func<UserState, bool>> Mutations { get; } = [];
+        public List<Func<UserState, UserChanges, bool>> Mutations { get; } = [];
 
         public List<(string Scope, string MessageId)> MessageIds { get; } = [];
+
+        /// <summary>Properties the user's limit left out, in the last application of <see cref="Mutations"/>.</summary>
+        public int PropertiesDropped { get; set; }
     }
 
-    private static bool ApplyAll(UserState state, List<Func<UserState, bool>> mutations)
+    /// <summary>
+    /// Applies one user's changes. A store may call this again after a conflicting write, on the state it
+    /// reads anew, so what it counts is reset first and only the last application's count is kept.
+    /// </summary>
+    private static bool ApplyAll(UserState state, UserChanges changes)
     {
+        changes.PropertiesDropped = 0;
         var updated = false;
-        foreach (var mutate in mutations)
+        foreach (var mutate in changes.Mutations)
         {
-            updated |= mutate(state);
+            updated |= mutate(state, changes);
         }
 
         return updated;
+    }
+
+    private void CountDroppedProperties(IEnumerable<UserChanges> applied)
+    {
+        var dropped = applied.Sum(changes => changes.PropertiesDropped);
+        if (dropped > 0)
+        {
+            metrics.PropertiesDropped.Inc(dropped);
+        }
     }
 
     private async Task ForgetQuietlyAsync(List<(string Scope, string MessageId)> ids)
@@ -149,7 +176,7 @@ internal sealed class UserSyncSink(
         metrics.TapEventsByLabels.Get(tapped is IdentifyEvent ? "identify" : "page", GatewayMetrics.SkippedOutcome(reason)).Inc();
 
     /// <summary>Maps one event to the user it changes and how; or returns the reason it is skipped.</summary>
-    private (UserRef User, Func<UserState, bool>? Mutate, string? Reason) Map(
+    private (UserRef User, Func<UserState, UserChanges, bool>? Mutate, string? Reason) Map(
         SegmentEvent tapped,
         WootricAccount account,
         DateTimeOffset receivedAt,
@@ -183,7 +210,7 @@ internal sealed class UserSyncSink(
                     return (default!, null, "no_user_id");
                 }
 
-                return (user, state => ApplyIdentify(state, identify.UserId, change, now), null);
+                return (user, (state, changes) => ApplyIdentify(state, identify.UserId, change, now, changes), null);
 
             case PageEvent page:
                 if (page.UserId is not { } pageUserId)
@@ -192,9 +219,9 @@ internal sealed class UserSyncSink(
                 }
 
                 var at = (page.Timestamp ?? receivedAt).ToUnixTimeSeconds();
-                Func<UserState, bool> mutate = _pageVisits == PageVisitMode.PageViews
-                    ? state => AddPageView(state, pageUserId, page, at, now)
-                    : state => ApplyVisit(state, pageUserId, page.Url, at, now);
+                Func<UserState, UserChanges, bool> mutate = _pageVisits == PageVisitMode.PageViews
+                    ? (state, _) => AddPageView(state, pageUserId, page, at, now)
+                    : (state, _) => ApplyVisit(state, pageUserId, page.Url, at, now);
                 return (UserRef.ForUserId(account.Name, pageUserId), mutate, null);
 
             default:
@@ -202,7 +229,7 @@ internal sealed class UserSyncSink(
         }
     }
 
-    private static bool ApplyIdentify(UserState state, string? userId, IdentifyChange change, DateTimeOffset now)
+    private static bool ApplyIdentify(UserState state, string? userId, IdentifyChange change, DateTimeOffset now, UserChanges changes)
     {
         var updated = false;
         updated |= Set(state.ExternalId, userId, value => state.ExternalId = value);
@@ -214,13 +241,30 @@ internal sealed class UserSyncSink(
             updated = true;
         }
 
+        // The size of the stored set is summed only when a change would grow it.
+        long? stored = null;
         foreach (var (key, value) in change.Properties)
         {
-            if (!state.Properties.TryGetValue(key, out var current) || current != value)
+            var known = state.Properties.TryGetValue(key, out var current);
+            if (known && current == value)
             {
-                state.Properties[key] = value;
-                updated = true;
+                continue;
             }
+
+            var growth = known ? value.Length - current!.Length : key.Length + value.Length;
+            if (growth > 0)
+            {
+                stored ??= PropertyCharacters(state.Properties);
+                if (stored + growth > MaxUserPropertyCharacters)
+                {
+                    changes.PropertiesDropped++;
+                    continue;
+                }
+            }
+
+            stored += growth;
+            state.Properties[key] = value;
+            updated = true;
         }
 
         if (updated)
@@ -229,6 +273,17 @@ internal sealed class UserSyncSink(
         }
 
         return updated;
+    }
+
+    private static long PropertyCharacters(Dictionary<string, string> properties)
+    {
+        long total = 0;
+        foreach (var (key, value) in properties)
+        {
+            total += key.Length + value.Length;
+        }
+
+        return total;
     }
 
     private static bool ApplyVisit(UserState state, string userId, string? url, long at, DateTimeOffset now)

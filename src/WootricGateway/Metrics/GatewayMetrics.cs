@@ -96,7 +96,7 @@ public sealed class GatewayMetrics
             "createdAt trait values that were not sent: unparseable, or not after 1970-01-01T00:00:00Z and before year 10000.");
         PropertiesDropped = factory.CreateCounter(
             "wootric_gateway_properties_dropped_total",
-            "Identify trait properties not sent: a name longer than 255 characters after flattening, or past 256 KiB of names and values in one identify.");
+            "Identify trait properties not sent: a name longer than 255 characters after flattening, or past 256 KiB of names and values in one identify or stored for one user.");
         EnvelopeTraitsIgnored = factory.CreateCounter(
             "wootric_gateway_tap_envelope_traits_ignored_total",
             "Batches whose envelope context.traits were not applied to their identifies: the traits' size times the number of identifies exceeded 16 MiB.");
