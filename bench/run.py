@@ -11,6 +11,7 @@ import gzip
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -35,6 +36,8 @@ PORTS = {
     "management-memory": 19114,
     "gateway-before": 19106,
     "management-before": 19115,
+    "gateway-variant": 19107,
+    "management-variant": 19116,
 }
 
 TARGETS = ["direct", "yarp", "nginx", "gateway-redis", "gateway-memory"]
@@ -45,6 +48,7 @@ LABELS = {
     "gateway-redis": "(d) WootricGateway, tap on, Redis",
     "gateway-memory": "(e) WootricGateway, tap on, in memory",
     "gateway-before": "(f) WootricGateway at --baseline-ref, tap on, in memory",
+    "gateway-variant": "(g) WootricGateway, tap on, in memory, with --variant-env",
 }
 
 
@@ -209,6 +213,26 @@ def cpu_seconds(pids):
     return total / CLOCK_TICKS
 
 
+def cpu_by_thread(pids):
+    """CPU seconds of every thread of the processes, summed by thread name with digits folded ("Worker #")."""
+    totals = {}
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except FileNotFoundError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/comm") as handle:
+                    name = re.sub(r"\d+", "#", handle.read().strip())
+                with open(f"/proc/{pid}/task/{tid}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue
+            totals[name] = totals.get(name, 0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return totals
+
+
 def peak_rss_mb(pids):
     total = 0
     for pid in pids:
@@ -261,7 +285,16 @@ def main():
     parser.add_argument("--parser-warmup", type=float, default=30, metavar="SECONDS",
                         help="with --parser-cpu, seconds of requests sent one at a time before each measurement, so that tiered "
                              "compilation has finished with the parser's code (default 30)")
+    parser.add_argument("--variant-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="also measure target (g), the gateway in memory with this setting added (for example "
+                             "Tap__ParserCpuShare=0.05); repeat for several settings")
     args = parser.parse_args()
+    variant_env = {}
+    for setting in args.variant_env:
+        name, separator, value = setting.partition("=")
+        if not separator or not name:
+            raise SystemExit(f"--variant-env takes NAME=VALUE, not {setting!r}")
+        variant_env[name] = value
 
     for tool in ["wrk", "nginx", "redis-server", "dotnet"]:
         if shutil.which(tool) is None:
@@ -271,6 +304,9 @@ def main():
     if args.baseline_ref:
         targets.append("gateway-before")
         LABELS["gateway-before"] = f"(f) WootricGateway at {args.baseline_ref}, tap on, in memory"
+    if variant_env:
+        targets.append("gateway-variant")
+        LABELS["gateway-variant"] = "(g) WootricGateway, tap on, in memory, " + ", ".join(f"{k}={v}" for k, v in variant_env.items())
     gc_environment = image_gc_environment()
     log("gateways run with the image's collector settings: " + (", ".join(f"{k}={v}" for k, v in gc_environment.items()) or "none"))
     work = tempfile.mkdtemp(prefix="wootric-gateway-bench-")
@@ -312,7 +348,7 @@ def main():
         if "yarp" in targets:
             processes["yarp"] = start(["dotnet", os.path.join(work, "yarp", "BareYarp.dll"), "--urls", f"http://127.0.0.1:{PORTS['yarp']}"],
                                       env=dict(os.environ, BENCH_UPSTREAM=upstream_url), cpus=proxy_cpus)
-        for name, redis in [("gateway-redis", True), ("gateway-memory", False), ("gateway-before", False)]:
+        for name, redis in [("gateway-redis", True), ("gateway-memory", False), ("gateway-before", False), ("gateway-variant", False)]:
             if name not in targets:
                 continue
             build = "gateway-before" if name == "gateway-before" else "gateway"
@@ -324,6 +360,8 @@ def main():
                        **gc_environment)
             if redis:
                 env["Redis__Configuration"] = f"127.0.0.1:{PORTS['redis']}"
+            if name == "gateway-variant":
+                env.update(variant_env)
             processes[name] = start(["dotnet", os.path.join(work, build, "WootricGateway.dll")], env=env, cpus=proxy_cpus)
 
         for name in ["direct"] + [t for t in targets if t != "direct"]:
@@ -359,8 +397,13 @@ def main():
                 for target in rotated(targets, round_index):
                     pids = process_tree(processes[target].pid) if target != "direct" else []
                     before = cpu_seconds(pids)
+                    threads_before = cpu_by_thread(pids)
                     result = measure(target, body, args.duration)
                     result["cpu_us"] = (cpu_seconds(pids) - before) * 1e6 / result["requests"] if pids and result["requests"] else None
+                    if pids and result["requests"]:
+                        threads_after = cpu_by_thread(pids)
+                        result["threads_us"] = {name: (seconds - threads_before.get(name, 0)) * 1e6 / result["requests"]
+                                                for name, seconds in threads_after.items()}
                     results.setdefault((body_name, target), []).append(result)
                     log(f"  round {round_index + 1} {target}: {result['rps']:.0f} req/s, p50 {result['p50_ms']:.2f} ms, errors {result['errors']}")
             if args.paced_delay_ms > 0:
@@ -375,6 +418,7 @@ def main():
         table = render(results, bodies, args, targets, rss)
         if paced:
             table += render_paced(paced, args, targets)
+        table += thread_summary(results, args, targets)
         table += tap_outcomes(targets)
         table += gc_summary(targets, served)
         print(table)
@@ -476,6 +520,21 @@ def parser_cpu_table(gateways, bodies, processes, count, warmup_seconds):
             per_capture = f"{cpu_us / parsed:.0f}" if parsed else "–"
             lines.append(f"| {body_name} | {LABELS[target]} | {parsed:.0f} | {per_capture} |")
             log(f"  {body_name} {target}: {parsed:.0f} parsed, {per_capture} µs of parser CPU per capture")
+    return "\n".join(lines) + "\n"
+
+
+def thread_summary(results, args, targets):
+    """Lists, for each body and target, the CPU per request of each thread name (medians over the rounds)."""
+    lines = ["", "CPU per request by thread, µs (medians over the rounds; threads under 0.5 µs left out):", ""]
+    for body_name in args.bodies.split(","):
+        for target in targets:
+            runs = [run["threads_us"] for run in results.get((body_name, target), []) if "threads_us" in run]
+            if not runs:
+                continue
+            names = {name for run in runs for name in run}
+            medians = {name: statistics.median(run.get(name, 0) for run in runs) for name in names}
+            listed = sorted(((value, name) for name, value in medians.items() if value >= 0.5), reverse=True)
+            lines.append(f"- {body_name}, {LABELS[target]}: " + ", ".join(f"{name} {value:.1f}" for value, name in listed))
     return "\n".join(lines) + "\n"
 
 

@@ -106,7 +106,7 @@ public static class GatewayApplication
         var gateway = BindEverySection(builder.Configuration);
         if (gateway.InlineScheduling)
         {
-            InlineScheduling.Enable(builder.Services);
+            InlineScheduling.Enable();
         }
 
         builder.WebHost.ConfigureKestrel((context, kestrel) =>

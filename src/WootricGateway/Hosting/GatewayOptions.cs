@@ -19,11 +19,10 @@ public sealed class GatewayOptions
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
     /// <summary>
-    /// Whether request I/O continues on the socket threads instead of being queued to the thread pool
-    /// (Kestrel's <c>UnsafePreferInlineScheduling</c> and the runtime's inline socket completions).
-    /// It saves a thread-pool hop per read and write. It suits the gateway because its request path only
-    /// copies, forwards and queues captures, and waits on nothing but I/O. Default: true.
-    /// See <see cref="WootricGateway.Hosting.InlineScheduling"/>.
+    /// Whether socket completions continue on the socket threads instead of being queued to the thread pool
+    /// (the runtime's inline socket completions). It saves a thread-pool hop per read and write. It suits the
+    /// gateway because its request path only copies, forwards and queues captures, and waits on nothing but I/O.
+    /// Default: true. See <see cref="WootricGateway.Hosting.InlineScheduling"/>.
     /// </summary>
     public bool InlineScheduling { get; set; } = true;
 
