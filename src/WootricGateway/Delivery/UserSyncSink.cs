@@ -24,9 +24,9 @@ internal sealed class UserSyncSink(
     TimeProvider timeProvider) : ITapEventSink
 {
     /// <summary>
-    /// The most characters of property names and values one user's state may hold, learned over all of its
-    /// identifies. Every update to Wootric sends the whole set, so a user must not grow it without end by
-    /// sending new names; the limit is the one a single identify has.
+    /// The maximum number of characters, names and values together, that the properties learned from all of one
+    /// user's identifies may take. Every update to Wootric sends the whole set, so new names must not grow it
+    /// without end. The limit equals the one a single identify has.
     /// </summary>
     internal const int MaxUserPropertyCharacters = EndUserMapping.MaxPropertyCharacters;
 
@@ -111,8 +111,10 @@ internal sealed class UserSyncSink(
         }
         catch
         {
-            // Users whose update succeeded keep their message ids, so a retry skips their events: count now.
+            // Users whose update succeeded keep their message ids, and a retry skips their events, so their
+            // dropped properties are counted now.
             CountDroppedProperties(users.Where((_, index) => updates[index].IsCompletedSuccessfully).Select(user => changes[user]));
+
             // The ids of users whose update did not succeed are released, so the retry of this request (the
             // outage buffer applies it again) applies their events instead of skipping them as duplicates.
             var unapplied = users.Where((_, index) => !updates[index].IsCompletedSuccessfully).SelectMany(user => changes[user].MessageIds).ToList();
@@ -136,8 +138,8 @@ internal sealed class UserSyncSink(
     }
 
     /// <summary>
-    /// Applies one user's changes. A store may call this again after a conflicting write, on the state it
-    /// reads anew, so what it counts is reset first and only the last application's count is kept.
+    /// Applies one user's changes. After a conflicting write a store calls this again on the state it reads
+    /// anew, so the dropped count is reset first and only the last application's count is kept.
     /// </summary>
     private static bool ApplyAll(UserState state, UserChanges changes)
     {

@@ -56,7 +56,7 @@ public sealed class UserPropertyLimitTests(RedisServerFixture redis) : IClassFix
             afterSecond.Properties.Keys.Where(key => key.StartsWith("second_", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
         Assert.Equal(40, await gateway.ReadMetricSumAsync("wootric_gateway_properties_dropped_total", timeout.Token));
 
-        // 739 characters are left: a value 1,000 characters longer does not fit, one of the same length still replaces.
+        // 739 characters are left. A value 1,000 characters longer does not fit, and one of the same length still replaces.
         var third = new JsonObject
         {
             ["first_001"] = new string('a', 2 * ValueLength),

@@ -163,8 +163,8 @@ public sealed class TapMemoryTests
         }
 
         // The runtime delivers allocation events on a thread of its own, some time after they happen. A marker
-        // allocation on this thread, waited for before and after the measurement, brackets exactly the events
-        // the measured parses raised: the warm-up's late events arrive before the first marker.
+        // allocation on this thread before and after the measurement, each waited for, brackets the events the
+        // measured parses raised. Late events from the warm-up arrive before the first marker.
         listener.MarkAndWait();
         for (var i = 0; i < 10; i++)
         {
