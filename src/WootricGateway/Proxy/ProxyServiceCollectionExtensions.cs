@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 using WootricGateway.Hosting;
@@ -39,14 +40,7 @@ public static class ProxyServiceCollectionExtensions
             proxy.LoadFromMemory([BuildRoute(gateway)], [BuildCluster(upstream)]);
         }
 
-        proxy.ConfigureHttpClient((_, handler) =>
-        {
-            handler.PooledConnectionLifetime = upstream.PooledConnectionLifetime > TimeSpan.Zero ? upstream.PooledConnectionLifetime : TimeSpan.FromMinutes(2);
-            handler.ConnectTimeout = upstream.ConnectTimeout > TimeSpan.Zero ? upstream.ConnectTimeout : TimeSpan.FromSeconds(10);
-
-            // Trace headers such as traceparent pass through as the client sent them.
-            handler.ActivityHeadersPropagator = null;
-        });
+        services.Replace(ServiceDescriptor.Singleton<IForwarderHttpClientFactory>(new GatewayHttpClientFactory(upstream)));
 
         services.AddHostedService<ProxyStartupReport>();
         return services;
