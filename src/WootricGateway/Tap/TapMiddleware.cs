@@ -72,7 +72,7 @@ internal sealed partial class TapMiddleware(
     {
         var request = context.Request;
         var original = request.Body;
-        var capture = new PooledSegmentBuffer(_options.CaptureLimitBytes, request.ContentLength);
+        var capture = new PooledSegmentBuffer(_options.CaptureLimitBytes, request.ContentLength, queue.BufferPool);
         var tee = new TeeStream(original, capture, request.ContentLength);
         var receivedAt = timeProvider.GetUtcNow();
 

@@ -30,6 +30,25 @@ public sealed class TapQueueTests
     }
 
     [Fact]
+    public void BufferPool_KeepsBacklogOfCaptures()
+    {
+        var queue = new TapQueue(Options.Create(new TapOptions()));
+
+        // A backlog of 200 waiting 2 KB captures, released together once the parser catches up. The
+        // shared pool keeps 32 arrays per size and core, so it would hand out new arrays next time.
+        var first = Enumerable.Range(0, 200).Select(_ => queue.BufferPool.Rent(2200)).ToList();
+        foreach (var array in first)
+        {
+            queue.BufferPool.Return(array);
+        }
+
+        var second = Enumerable.Range(0, 200).Select(_ => queue.BufferPool.Rent(2200)).ToList();
+
+        var reused = second.Count(array => first.Any(earlier => ReferenceEquals(earlier, array)));
+        Assert.Equal(200, reused);
+    }
+
+    [Fact]
     public void HasRoomFor_CountLimit()
     {
         var queue = new TapQueue(Options.Create(new TapOptions { QueueCapacity = 2, QueueCapacityBytes = 1 << 20 }));
