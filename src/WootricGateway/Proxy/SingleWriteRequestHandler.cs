@@ -14,6 +14,10 @@ namespace WootricGateway.Proxy;
 /// together with a body that fits in its write buffer. A larger body fills the buffer, and the rest
 /// follows in a second send, as before. No byte changes. A request without a declared length (chunked,
 /// streamed) is sent as YARP sends it.
+/// NOTE: the upstream now receives nothing of a request until its whole body, or a write buffer's worth
+/// of head and body, is ready. A client that stops partway through its body leaves the upstream
+/// connection closed with no bytes sent, where before the head went first. An upstream that could
+/// answer from the head alone, a rejected write key for example, answers once the body is complete.
 /// </remarks>
 internal sealed class SingleWriteRequestHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
 {
