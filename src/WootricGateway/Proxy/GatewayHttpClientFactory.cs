@@ -3,7 +3,7 @@ using Yarp.ReverseProxy.Forwarder;
 namespace WootricGateway.Proxy;
 
 /// <summary>
-/// Creates the forwarder's client: YARP's defaults, the <c>Upstream</c> connection settings, no trace
+/// The factory of the forwarder's client: YARP's defaults, the <c>Upstream</c> connection settings, no trace
 /// headers of its own, and <see cref="SingleWriteRequestHandler"/> in front of the socket handler.
 /// </summary>
 internal sealed class GatewayHttpClientFactory(UpstreamOptions upstream) : ForwarderHttpClientFactory

@@ -3,7 +3,7 @@ using System.Net;
 namespace WootricGateway.Proxy;
 
 /// <summary>
-/// Lets a forwarded request's head and a small body leave in one write to the upstream.
+/// A handler that lets a forwarded request's head and a small body leave in one write to the upstream.
 /// </summary>
 /// <remarks>
 /// YARP's request content flushes the request head to the upstream connection before it copies the
@@ -31,7 +31,7 @@ internal sealed class SingleWriteRequestHandler(HttpMessageHandler inner) : Dele
         return base.SendAsync(request, cancellationToken);
     }
 
-    /// <summary>Sends the inner content through a <see cref="HeldFlushStream"/>, with the same content headers.</summary>
+    /// <summary>Content that sends the inner content through a <see cref="HeldFlushStream"/>, with the same content headers.</summary>
     private sealed class HeldFlushContent : HttpContent
     {
         private readonly HttpContent _inner;

@@ -48,11 +48,8 @@ internal sealed class TapQueue
     }
 
     /// <summary>
-    /// The arrays that captures are copied into. While the parser is behind, hundreds of captures can
-    /// wait here, more than the shared pool keeps per size (32 per core). The shared pool then allocated
-    /// new arrays and dropped them on return, after they had waited long enough to reach gen1 and gen2.
-    /// In a benchmark of the 2 KB and gzip bodies this pool cut gen1 collections from 131 to 67 and gen2
-    /// collections from 34 to 10 (docs/benchmarks.md, "A pool for the tap's buffers").
+    /// The pool that capture arrays come from. It keeps a parser backlog's arrays for reuse, where the
+    /// shared pool (32 per size and core) drops them (docs/benchmarks.md, "A pool for the tap's buffers").
     /// </summary>
     public ArrayPool<byte> BufferPool { get; } = ArrayPool<byte>.Create(PooledSegmentBuffer.SegmentSize, PooledBuffersPerSize);
 

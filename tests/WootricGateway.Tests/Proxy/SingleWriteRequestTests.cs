@@ -17,11 +17,8 @@ public sealed class SingleWriteRequestTests
     public async Task DeclaredLength_HeadSentWithBody()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var upstreamAddress = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/");
-        await using var gateway = await GatewayUnderTest.StartAsync(
-            new Dictionary<string, string?> { ["Upstream:Address"] = upstreamAddress.ToString() }, timeout.Token);
+        using var listener = StartUpstreamListener();
+        await using var gateway = await StartGatewayAsync(listener, timeout.Token);
 
         var body = Encoding.UTF8.GetBytes("{\"batch\":[{\"type\":\"track\",\"event\":\"Signed Up\",\"userId\":\"u1\",\"messageId\":\"m1\"}]}");
         var head = Encoding.ASCII.GetBytes(
@@ -68,11 +65,8 @@ public sealed class SingleWriteRequestTests
     public async Task ChunkedBody_ForwardedUnchanged()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var upstreamAddress = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/");
-        await using var gateway = await GatewayUnderTest.StartAsync(
-            new Dictionary<string, string?> { ["Upstream:Address"] = upstreamAddress.ToString() }, timeout.Token);
+        using var listener = StartUpstreamListener();
+        await using var gateway = await StartGatewayAsync(listener, timeout.Token);
         const string Json = "{\"userId\":\"u1\",\"traits\":{\"email\":\"a@example.com\"}}";
 
         using var client = new TcpClient();
@@ -96,7 +90,23 @@ public sealed class SingleWriteRequestTests
         Assert.StartsWith("HTTP/1.1 200 OK\r\n", response, StringComparison.Ordinal);
     }
 
-    /// <summary>Reads until the text ends with <paramref name="end"/>; the gateway's response and request bodies here are short.</summary>
+    /// <summary>Starts a plain TCP listener on loopback that plays the upstream.</summary>
+    private static TcpListener StartUpstreamListener()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return listener;
+    }
+
+    /// <summary>Starts a gateway that forwards to <paramref name="listener"/>.</summary>
+    private static Task<GatewayUnderTest> StartGatewayAsync(TcpListener listener, CancellationToken cancellationToken)
+    {
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        return GatewayUnderTest.StartAsync(
+            new Dictionary<string, string?> { ["Upstream:Address"] = $"http://127.0.0.1:{port}/" }, cancellationToken);
+    }
+
+    /// <summary>Reads until the text ends with <paramref name="end"/>. The requests and responses in these tests are short.</summary>
     private static async Task<string> ReadUntilAsync(NetworkStream stream, string end, CancellationToken cancellationToken)
     {
         var text = new StringBuilder();

@@ -34,8 +34,8 @@ public sealed class TapQueueTests
     {
         var queue = new TapQueue(Options.Create(new TapOptions()));
 
-        // A backlog of 200 waiting 2 KB captures, released together once the parser catches up. The
-        // shared pool keeps 32 arrays per size and core, so it would hand out new arrays next time.
+        // Simulates 200 waiting 2 KB captures that are released together once the parser catches up. The
+        // shared pool keeps 32 arrays per size and core, so it would hand out new arrays the next time.
         var first = Enumerable.Range(0, 200).Select(_ => queue.BufferPool.Rent(2200)).ToList();
         foreach (var array in first)
         {
